@@ -1,0 +1,294 @@
+"""The ``archiver`` command: parse arguments, call one library function, render the result.
+
+Exit codes: 0 all good; 1 some pages (or a site) failed; 2 bad config or usage; 3 the archive
+repository could not be used (locked by another run, unwritable, not a repository).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from archiver import __version__, history
+from archiver.config import load_config
+from archiver.errors import ArchiverError, ConfigError, HistoryError
+from archiver.models import PageResult, PageStatus, SiteReport
+from archiver.state import StateStore
+from archiver.store import ArchiveRepo
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
+SAMPLE_CONFIG = Path(__file__).parent / "sample_sites.yaml"
+
+app = typer.Typer(
+    help="Track how documentation websites change: snapshot docs as Markdown into a git repository.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The sites file.")]
+RepoOpt = Annotated[Path, typer.Option("--repo", "-r", help="The archive git repository.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")]
+
+
+def _setup_logging(verbose: bool) -> None:
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, handlers=[RichHandler(console=err, show_path=False)], force=True)
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", force=True)
+
+
+@contextlib.contextmanager
+def _reported(verbose: bool) -> Iterator[None]:
+    """Turn an ArchiverError into one red line on stderr and the right exit code."""
+    try:
+        yield
+    except ArchiverError as exc:
+        if verbose:
+            err.print_exception()
+        err.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, markup=True, soft_wrap=True)
+        code = EXIT_USAGE if isinstance(exc, ConfigError | HistoryError) else EXIT_STORE
+        raise typer.Exit(code) from None
+
+
+class _Progress:
+    """A progress bar on a terminal; plain log lines (changes and failures only) otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: RichProgress | None = None
+        self.tasks: dict[str, TaskID] = {}
+        if not quiet and err.is_terminal:
+            self.bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            )
+            self.bar.start()
+
+    def site_started(self, site: str, total: int) -> None:
+        if self.bar:
+            self.tasks[site] = self.bar.add_task(site, total=total)
+        elif not self.quiet:
+            err.print(f"{site}: checking {total} pages", highlight=False)
+
+    def page_done(self, site: str, result: PageResult) -> None:
+        if self.bar:
+            self.bar.advance(self.tasks[site])
+        elif not self.quiet and result.status is not PageStatus.UNCHANGED:
+            detail = f" ({result.error})" if result.error else ""
+            err.print(f"{site}: {result.status.value} {result.path}{detail}", highlight=False, soft_wrap=True)
+
+    def site_finished(self, report: SiteReport) -> None:
+        if self.bar and report.site in self.tasks:
+            self.bar.remove_task(self.tasks.pop(report.site))
+
+    def stop(self) -> None:
+        if self.bar:
+            self.bar.stop()
+
+
+def _summary_table(reports: list[SiteReport]) -> Table:
+    table = Table(title="archiver run", title_justify="left")
+    for col in ("site", "fetched", "unchanged", "changed", "added", "removed", "failed", "commit"):
+        table.add_column(col, justify="left" if col in ("site", "commit") else "right")
+    for r in reports:
+        commit = r.commit[:10] if r.commit else ("[red]error[/red]" if r.error else "-")
+        table.add_row(
+            r.site,
+            str(r.fetched),
+            str(r.count(PageStatus.UNCHANGED)),
+            str(r.count(PageStatus.CHANGED)),
+            str(r.count(PageStatus.ADDED)),
+            str(r.count(PageStatus.REMOVED)),
+            str(r.count(PageStatus.FAILED)),
+            commit,
+        )
+    return table
+
+
+@app.command()
+def init(
+    config: ConfigOpt = Path("sites.yaml"),
+    repo: RepoOpt = Path("archive-repo"),
+    verbose: VerboseOpt = False,
+) -> None:
+    """Create a sample sites.yaml (if missing) and an empty archive repository."""
+    _setup_logging(verbose)
+    with _reported(verbose):
+        if config.exists():
+            out.print(f"{config} exists; left as it is")
+        else:
+            config.write_text(SAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+            out.print(f"wrote {config}: edit it to list the docs you want to track")
+        ArchiveRepo.open_or_init(repo)
+        out.print(f"archive repository ready at {repo}; next: archiver run")
+
+
+@app.command("run")
+def run_cmd(
+    sites: Annotated[list[str] | None, typer.Argument(help="Sites to archive (default: all).")] = None,
+    config: ConfigOpt = Path("sites.yaml"),
+    repo: RepoOpt = Path("archive-repo"),
+    workers: Annotated[int, typer.Option(help="Worker processes for fetch + convert (default: cores).")] = 0,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")] = 0.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary and errors.")] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Fetch every page of the sites, store them as Markdown, commit once per changed site."""
+    from archiver.pipeline import run as run_pipeline  # heavy imports only for commands that need them
+
+    _setup_logging(verbose)
+    with _reported(verbose):
+        cfg = load_config(config)
+        selected = cfg.select(sites or [])
+        archive = ArchiveRepo.open_or_init(repo)
+        progress = _Progress(quiet)
+        try:
+            report = run_pipeline(cfg, archive, selected, workers=workers or None, progress=progress, wait=wait)
+        finally:
+            progress.stop()
+    out.print(_summary_table(report.sites))
+    for site in report.sites:
+        if site.error:
+            err.print(f"[red]{site.site}[/red]: {site.error}", highlight=False, soft_wrap=True)
+        for r in site.results:
+            if r.status is PageStatus.FAILED:
+                err.print(f"[red]{site.site}[/red]: failed {r.url}: {r.error}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_FAILED if report.failed else EXIT_OK)
+
+
+@app.command()
+def status(
+    config: ConfigOpt = Path("sites.yaml"),
+    repo: RepoOpt = Path("archive-repo"),
+    verbose: VerboseOpt = False,
+) -> None:
+    """The last run of each site and the pages that are failing."""
+    _setup_logging(verbose)
+    with _reported(verbose):
+        cfg = load_config(config)
+        archive = ArchiveRepo.open(repo)
+        store = StateStore(archive.state_dir)
+        table = Table(title="archiver status", title_justify="left")
+        for col in ("site", "last run (UTC)", "pages", "changed", "failed", "last commit"):
+            table.add_column(col)
+        failing: list[tuple[str, str, str]] = []
+        for site in cfg.sites:
+            state = store.load(site.name)
+            last = state.last_run
+            changed = sum(int(last.get(k, 0) or 0) for k in ("added", "changed", "removed"))
+            commit = history.snapshots(repo, site.name, limit=1)
+            table.add_row(
+                site.name,
+                str(last.get("finished", "never")),
+                str(last.get("pages", 0)),
+                str(changed),
+                str(last.get("failed", 0)),
+                commit[0].sha[:10] + " " + commit[0].date[:10] if commit else "-",
+            )
+            failing += [(site.name, url, p.error or "") for url, p in sorted(state.pages.items()) if p.failures]
+        out.print(table)
+        for name, url, error in failing:
+            out.print(f"{name}: failing {url}: {error}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def log(
+    site: Annotated[str | None, typer.Argument(help="Only this site's snapshots.")] = None,
+    repo: RepoOpt = Path("archive-repo"),
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many snapshots.")] = 50,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Snapshots, newest first: date, commit, files changed and lines added/removed."""
+    _setup_logging(verbose)
+    with _reported(verbose):
+        if site and site not in history.sites_in(repo):
+            raise HistoryError(f"no snapshots of site {site!r} in {repo}")
+        snaps = history.snapshots(repo, site, limit=limit)
+    table = Table(title=f"snapshots of {site or 'all sites'}", title_justify="left")
+    for col in ("date", "commit", "changes", "subject"):
+        table.add_column(col)
+    for s in snaps:
+        n = len(s.files)
+        changes = f"{n} file{'s' if n != 1 else ''} changed [green]+{s.lines_added}[/green] [red]−{s.lines_removed}[/red]"
+        table.add_row(s.date.replace("T", " ")[:19], s.sha[:10], changes, s.subject)
+    out.print(table)
+
+
+@app.command()
+def diff(
+    site: Annotated[str, typer.Argument(help="The site.")],
+    rev: Annotated[str | None, typer.Argument(help="A commit (default: the latest) or a range A..B.")] = None,
+    repo: RepoOpt = Path("archive-repo"),
+    verbose: VerboseOpt = False,
+) -> None:
+    """What changed in a snapshot of SITE: the same patch as git show / git diff."""
+    _setup_logging(verbose)
+    with _reported(verbose):
+        text = history.diff(repo, site, rev, color=out.is_terminal)
+    sys.stdout.write(text)
+
+
+@app.command()
+def demo(
+    repo: Annotated[Path | None, typer.Option("--repo", "-r", help="Keep the demo archive here.")] = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Offline quick start: archive a bundled docs site at two versions and show the diff."""
+    from archiver.demo import run_demo
+
+    _setup_logging(verbose)
+    with _reported(verbose), contextlib.ExitStack() as stack:
+        target = repo or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="archiver-demo-"))) / "repo"
+        out.print("[bold]archiver demo[/bold]: serving a small docs site on 127.0.0.1, v1 then v2\n")
+        reports = run_demo(target)
+        out.print(_summary_table(reports))
+        snaps = history.snapshots(target, "acme")
+        out.print(f"\n[bold]$ git -C {target} log --stat acme/[/bold]  (archiver log acme)")
+        for s in snaps:
+            out.print(f"{s.date[:19]}  {s.sha[:10]}  {s.subject}", highlight=False)
+        out.print(f"\n[bold]$ git -C {target} show HEAD -- acme/[/bold]  (archiver diff acme)\n")
+        sys.stdout.flush()
+        sys.stdout.write(history.diff(target, "acme", color=out.is_terminal))
+        if repo:
+            out.print(f"\nthe archive is in {repo}; try: git -C {repo} log -p")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"archiver {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Track how documentation websites change: snapshot docs as Markdown into a git repository."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("GIT_TERMINAL_PROMPT", "0")
+    app()

@@ -1,0 +1,278 @@
+"""Load and validate ``sites.yaml`` into frozen, typed objects.
+
+Validation happens once, here: unknown keys, duplicate keys or site names, bad URLs, bad CSS
+selectors and wrong types are all :class:`ConfigError`, whose message names the file, the line and
+the field (``sites.yaml:7: sites[0].base_url: …``). The rest of the code only sees valid config.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urljoin, urlsplit
+
+import yaml
+from cssselect import GenericTranslator, SelectorError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from archiver.errors import ConfigError
+
+DEFAULT_CONTENT = ["[role=main]", "article", "main", "#content", ".content", "body"]
+DEFAULT_STRIP = [
+    "nav",
+    "footer",
+    "header nav",
+    ".headerlink",
+    "a.anchor",
+    ".anchor-link",
+    ".copybutton",
+    "button",
+    "[aria-hidden=true]",
+    ".visually-hidden",
+    ".sr-only",
+]
+DEFAULT_AUTHOR = "archiver <archiver@localhost>"
+SITE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+AUTHOR = re.compile(r"^(?P<name>[^<>]+?)\s*<(?P<email>[^<>\s]+)>$")
+
+Seconds = Annotated[float, Field(ge=0)]
+
+
+def _check_http_url(value: str, what: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{what} must be an absolute http(s) URL, got {value!r}")
+    return value
+
+
+def _check_selectors(values: list[str]) -> list[str]:
+    for sel in values:
+        try:
+            GenericTranslator().css_to_xpath(sel)
+        except SelectorError as exc:
+            raise ValueError(f"invalid CSS selector {sel!r}: {exc}") from None
+    return values
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Site(_Frozen):
+    """One documentation site to watch. Everything but ``name`` and ``base_url`` has a default."""
+
+    name: str
+    base_url: str
+    pages: list[str] = Field(default_factory=list)
+    sitemap: str | None = None
+    content: list[str] = Field(default_factory=lambda: list(DEFAULT_CONTENT))
+    strip: list[str] = Field(default_factory=list)
+    # politeness and limits
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    delay: Seconds = 0.0
+    user_agent: str | None = None
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    max_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    max_redirects: Annotated[int, Field(ge=0, le=50)] = 10
+    remove_after: Annotated[int, Field(ge=1)] = 1
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not SITE_NAME.match(v):
+            raise ValueError(f"site name {v!r} must match [a-z0-9][a-z0-9._-]* (it is a folder name)")
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        _check_http_url(v, "base_url")
+        # a base without a trailing slash would make urljoin drop its last segment
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("sitemap")
+    @classmethod
+    def _sitemap(cls, v: str | None) -> str | None:
+        return None if v is None else _check_http_url(v, "sitemap")
+
+    @field_validator("content", "strip")
+    @classmethod
+    def _selectors(cls, v: list[str]) -> list[str]:
+        return _check_selectors(v)
+
+    @model_validator(mode="after")
+    def _pages_under_base(self) -> Site:
+        for i, page in enumerate(self.pages):
+            url = urljoin(self.base_url, page)
+            if not url.startswith(self.base_url):
+                raise _FieldError(("pages", i), f"page {page!r} resolves to {url}, outside base_url")
+            _check_http_url(url, "page")
+        return self
+
+    def page_urls(self) -> list[str]:
+        """The explicitly listed pages as absolute URLs, in order, without duplicates."""
+        return list(dict.fromkeys(urljoin(self.base_url, p) for p in self.pages))
+
+    @property
+    def strip_selectors(self) -> list[str]:
+        """Built-in noise selectors plus the site's own."""
+        return DEFAULT_STRIP + [s for s in self.strip if s not in DEFAULT_STRIP]
+
+
+class Config(_Frozen):
+    """The whole ``sites.yaml``."""
+
+    sites: list[Site]
+    author: str = DEFAULT_AUTHOR
+
+    @field_validator("author")
+    @classmethod
+    def _author(cls, v: str) -> str:
+        if not AUTHOR.match(v):
+            raise ValueError(f"author must look like 'Name <email>', got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[str] = set()
+        for i, site in enumerate(self.sites):
+            if site.name in seen:
+                raise _FieldError(
+                    ("sites", i, "name"),
+                    f"duplicate site name {site.name!r}; each site needs its own name (it is its folder)",
+                )
+            seen.add(site.name)
+        return self
+
+    @property
+    def author_name(self) -> str:
+        m = AUTHOR.match(self.author)
+        assert m is not None
+        return m.group("name")
+
+    @property
+    def author_email(self) -> str:
+        m = AUTHOR.match(self.author)
+        assert m is not None
+        return m.group("email")
+
+    def select(self, names: Iterable[str]) -> list[Site]:
+        """The sites called ``names`` (all sites if empty), or a ConfigError naming the unknown one."""
+        wanted = list(names)
+        if not wanted:
+            return list(self.sites)
+        by_name = {s.name: s for s in self.sites}
+        unknown = [n for n in wanted if n not in by_name]
+        if unknown:
+            known = ", ".join(sorted(by_name)) or "none"
+            raise ConfigError(f"unknown site {unknown[0]!r} (sites in the config: {known})")
+        return [by_name[n] for n in wanted]
+
+
+class _FieldError(ValueError):
+    """A validation error that knows which nested field it is about (for the line number)."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+# --- YAML with line numbers -------------------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: str) -> Any:
+    """Turn a composed YAML node into Python data, recording the line of every key and item."""
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise ConfigError(f"{path}:{key_node.start_mark.line + 1}: keys must be strings, got {key!r}")
+            if key in out:
+                raise ConfigError(
+                    f"{path}:{key_node.start_mark.line + 1}: {_dotted(loc + (key,))}: duplicate key {key!r}"
+                )
+            lines[loc + (key,)] = key_node.start_mark.line + 1
+            out[key] = _build(loader, value_node, loc + (key,), lines, path)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, loc + (i,), lines, path) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _line_for(loc: Loc, lines: dict[Loc, int]) -> int:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return 1
+
+
+def _describe(err: dict[str, Any], data: Any) -> tuple[Loc, str]:
+    loc: Loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+    msg = str(err["msg"])
+    ctx = err.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _FieldError):
+        # our model validators run on the parent: point at the nested field they name
+        return loc + inner.loc, inner.message
+    if err["type"] == "extra_forbidden":
+        parent = loc[:-1]
+        model = Site if len(parent) == 2 and parent[0] == "sites" else Config
+        allowed = ", ".join(model.model_fields)
+        return loc, f"unknown field {loc[-1]!r} (allowed: {allowed})"
+    if err["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    if err["type"] == "missing":
+        msg = "required field is missing"
+    return loc, msg
+
+
+def parse_config(text: str, path: str = "sites.yaml") -> Config:
+    """Parse and validate config text; ``path`` is only used in messages."""
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            lines: dict[Loc, int] = {}
+            data = _build(loader, node, (), lines, path) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ConfigError(f"{path}:{line}: malformed YAML: {exc.problem or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: malformed YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: expected a mapping with a 'sites:' list at the top level")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        loc, msg = _describe(exc.errors()[0], data)
+        raise ConfigError(f"{path}:{_line_for(loc, lines)}: {_dotted(loc)}: {msg}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a ``sites.yaml`` file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found (create one with 'archiver init')") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc}") from exc
+    return parse_config(text, str(p))

@@ -1,0 +1,239 @@
+"""Bytes + content type ─► Markdown. Pure: no I/O, no clock, no randomness.
+
+HTML goes through lxml (fast parse, content selection, pruning, absolute links) and then
+markdownify on the small content fragment; Markdown and plain text pass through; JSON is
+pretty-printed with sorted keys. Every output is normalised (NFC, no trailing spaces, at most one
+blank line in a row outside code blocks, one final newline), so the same content always gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import lxml.html
+from bs4 import BeautifulSoup
+from lxml import etree
+from markdownify import MarkdownConverter
+
+from archiver.errors import ConvertError
+
+# Bump when a change here changes the Markdown produced for the same input: the state's body-hash
+# shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).
+CONVERTER_VERSION = "1"
+
+ALWAYS_STRIP = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "link", "meta")
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
+_LANG_CLASS = re.compile(r"^(?:language|lang|highlight|sourceCode|brush:?)-?([A-Za-z0-9_+#.-]+)$")
+_NO_LANGUAGE = {"default", "none", "text", "plaintext", "nohighlight", "notranslate", "highlight", "source"}
+# query parameters that only bust caches; dropped from image and link URLs so a rebuild is no diff
+_CACHE_BUSTERS = {"v", "ver", "version", "hash", "h", "cb", "t", "ts", "_", "rev", "cache"}
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """How to turn one site's HTML into Markdown."""
+
+    content: tuple[str, ...]
+    strip: tuple[str, ...]
+
+
+def detect_charset(body: bytes, content_type: str) -> str:
+    """The charset from the Content-Type header, then a ``<meta>`` tag, then UTF-8."""
+    for candidate in (_HEADER_CHARSET.search(content_type), _CHARSET.search(body[:4096])):
+        if candidate:
+            name = candidate.group(1)
+            name = name.decode("ascii") if isinstance(name, bytes) else name
+            try:
+                "".encode(name)
+            except LookupError:
+                continue
+            return name
+    return "utf-8"
+
+
+def decode(body: bytes, content_type: str) -> str:
+    """Decode ``body`` with its declared charset, replacing bytes that don't fit."""
+    if b"\x00" in body[:65536] and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConvertError("body is binary (contains NUL bytes), not a text page")
+    if body.startswith(b"\xef\xbb\xbf"):
+        return body[3:].decode("utf-8", errors="replace")
+    return body.decode(detect_charset(body, content_type), errors="replace")
+
+
+def kind_of(content_type: str, url: str) -> str:
+    """``html``, ``markdown``, ``text``, ``json`` or ``other``, from the header (then the URL)."""
+    ct = content_type.split(";", 1)[0].strip().lower()
+    path = urlsplit(url).path.lower()
+    if ct in ("text/html", "application/xhtml+xml"):
+        return "html"
+    if ct in ("text/markdown", "text/x-markdown") or path.endswith((".md", ".mdx")):
+        return "markdown"
+    if ct == "application/json" or ct.endswith("+json"):
+        return "json"
+    if ct.startswith("text/"):
+        return "text"
+    if not ct:
+        return "html"
+    return "other"
+
+
+def normalise(text: str) -> str:
+    """NFC, LF line ends, no trailing spaces, ≤1 blank line in a row outside fences, one final newline."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    out: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        line = line.rstrip()
+        m = _FENCE.match(line)
+        if m:
+            marker = m.group(1)
+            if fence is None:
+                fence = marker[0] * len(marker)
+            elif marker.startswith(fence):
+                fence = None
+        if fence is None and not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+def _strip_cache_busters(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    kept = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in _CACHE_BUSTERS
+    ]
+    return urlunsplit(parts._replace(query=urlencode(kept)))
+
+
+def _code_language(el: Any) -> str:
+    """The language of a ``<pre>`` block, from classes on it, its ``<code>``, or its ancestors."""
+    candidates = [el]
+    code = el.find("code")
+    if code is not None:
+        candidates.append(code)
+    parent = el.parent
+    for _ in range(3):
+        if parent is None:
+            break
+        candidates.append(parent)
+        parent = parent.parent
+    for node in candidates:
+        for cls in node.get("class") or []:
+            m = _LANG_CLASS.match(cls)
+            if m and m.group(1).lower() not in _NO_LANGUAGE:
+                return m.group(1).lower()
+        lang = node.get("data-lang") or node.get("data-language")
+        if lang:
+            return str(lang).lower()
+    return ""
+
+
+class _Converter(MarkdownConverter):  # type: ignore[misc]
+    """markdownify with our options fixed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            heading_style="ATX",
+            bullets="-",
+            code_language_callback=_code_language,
+            escape_underscores=False,
+            escape_asterisks=True,
+            strong_em_symbol="*",
+            newline_style="backslash",
+            table_infer_header=True,
+        )
+
+
+_CONVERTER: _Converter | None = None
+
+
+def _select_content(doc: Any, selectors: tuple[str, ...]) -> Any:
+    for sel in selectors:
+        found = doc.cssselect(sel)
+        if found:
+            return found[0]
+    return doc
+
+
+def _title(doc: Any, content: Any) -> str:
+    # prefer the page's own first heading: <title> often carries the site name and version string,
+    # which would change every page on a release without a change of content
+    for el in content.iter("h1"):
+        text = " ".join(el.text_content().split()).rstrip("¶#").strip()
+        if text:
+            return text
+    head_title = doc.find(".//head/title")
+    if head_title is not None:
+        return " ".join(head_title.text_content().split())
+    return ""
+
+
+def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
+    """Convert an HTML page to ``(title, markdown body)``; links and images become absolute."""
+    global _CONVERTER
+    try:
+        doc = lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError) as exc:
+        raise ConvertError(f"cannot parse HTML: {exc}") from exc
+    etree.strip_elements(doc, *ALWAYS_STRIP, etree.Comment, with_tail=False)
+    doc.make_links_absolute(url, resolve_base_href=True, handle_failures="ignore")
+    content = _select_content(doc, rules.content)
+    for sel in rules.strip:
+        for el in content.cssselect(sel):
+            if el is not content and el.getparent() is not None:
+                el.drop_tree()
+    for el in content.iter("img", "a"):
+        attr = "src" if el.tag == "img" else "href"
+        value = el.get(attr)
+        if value:
+            el.set(attr, _strip_cache_busters(value))
+    title = _title(doc, content)
+    fragment = lxml.html.tostring(content, encoding="unicode")
+    if _CONVERTER is None:
+        _CONVERTER = _Converter()
+    markdown = _CONVERTER.convert_soup(BeautifulSoup(fragment, "lxml"))
+    return title, markdown
+
+
+def _front_matter(title: str, url: str) -> str:
+    lines = ["---"]
+    if title:
+        lines.append(f"title: {json.dumps(title, ensure_ascii=False)}")
+    lines += [f"source: {url}", "---", "", ""]
+    return "\n".join(lines)
+
+
+def to_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> str:
+    """Turn a response body into the Markdown file archiver stores for ``url``.
+
+    >>> to_markdown(b"<main><h1>Hi</h1><p>there</p></main>", "text/html", "https://x.org/", Rules(("main",), ()))
+    '---\\ntitle: "Hi"\\nsource: https://x.org/\\n---\\n\\n# Hi\\n\\nthere\\n'
+    """
+    kind = kind_of(content_type, url)
+    if kind == "other":
+        raise ConvertError(f"unsupported content type {content_type.split(';')[0].strip()!r}")
+    if not body.strip():
+        raise ConvertError("empty body")
+    text = decode(body, content_type)
+    if kind == "html":
+        # an empty content area is kept (a search page filled in by JavaScript is still a page)
+        title, markdown = html_to_markdown(text, url, rules)
+        return normalise(_front_matter(title, url) + markdown)
+    if kind == "json":
+        try:
+            return normalise(json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False))
+        except ValueError as exc:
+            raise ConvertError(f"invalid JSON: {exc}") from exc
+    return normalise(text)

@@ -1,0 +1,32 @@
+"""``archiver demo``: the whole idea, offline, in one command.
+
+Serves a small bundled docs site at two versions on 127.0.0.1, archives version 1, then
+version 2 (a parameter renamed, a limit lowered, a page removed and one added; every page's
+build stamp and asset hashes changed too), into a repository, and hands back the snapshots.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from archiver.config import Config, Site
+from archiver.localserver import StaticServer
+from archiver.models import SiteReport
+from archiver.pipeline import Progress, run
+from archiver.store import ArchiveRepo
+
+DEMO_ROOT = Path(__file__).parent / "demo_site"
+DEMO_PAGES = ["index.html", "limits.html", "guide/auth.html", "guide/legacy-keys.html", "guide/tokens.html"]
+
+
+def run_demo(repo_path: Path, progress: Progress | None = None) -> list[SiteReport]:
+    """Archive the demo site's v1 then v2 into ``repo_path``; the two site reports."""
+    repo = ArchiveRepo.open_or_init(repo_path)
+    reports: list[SiteReport] = []
+    with StaticServer(DEMO_ROOT / "v1") as server:
+        site = Site(name="acme", base_url=server.url, pages=DEMO_PAGES, retries=0)
+        config = Config(sites=[site])
+        for version in ("v1", "v2"):
+            server.root = DEMO_ROOT / version
+            reports += run(config, repo, workers=1, progress=progress).sites
+    return reports

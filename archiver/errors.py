@@ -1,0 +1,45 @@
+"""The exceptions archiver raises.
+
+Every error the library means to report derives from :class:`ArchiverError`, so the CLI catches
+one class and prints one line. Errors from httpx, GitPython and PyYAML are translated where they
+enter (``raise FetchError(...) from exc``); callers never see those libraries' types.
+
+::
+
+    ArchiverError
+     ├── ConfigError      sites.yaml is missing, malformed or invalid (names file, line, field)
+     ├── FetchError       a page or sitemap could not be downloaded
+     ├── ConvertError     a body could not be turned into Markdown (not text, undecodable)
+     └── StoreError       the archive repository could not be read or written
+          └── LockedError another run holds the repository lock
+"""
+
+from __future__ import annotations
+
+
+class ArchiverError(Exception):
+    """Base class of every error archiver reports to the user."""
+
+
+class ConfigError(ArchiverError):
+    """The configuration file is missing, malformed or invalid."""
+
+
+class FetchError(ArchiverError):
+    """A URL could not be fetched (network error, bad status, too large, too many redirects)."""
+
+
+class ConvertError(ArchiverError):
+    """A response body could not be converted to Markdown."""
+
+
+class HistoryError(ArchiverError):
+    """A history query names a site or revision the archive does not have."""
+
+
+class StoreError(ArchiverError):
+    """The archive repository could not be opened, written or committed."""
+
+
+class LockedError(StoreError):
+    """Another archiver run holds the lock on the archive repository."""

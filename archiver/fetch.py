@@ -1,0 +1,208 @@
+"""Download pages with httpx: keep-alive, per-host limits, retries, size cap, conditional GETs.
+
+One :class:`Fetcher` per site per process. ``fetch`` returns a :class:`FetchedPage` for any
+definitive answer (200, 304, 404, 410) and raises :class:`FetchError` for everything else, after
+retrying what may be transient (connection errors, timeouts, 429, 5xx) with exponential backoff
+and jitter, honouring ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import httpx
+
+from archiver import __version__
+from archiver.errors import FetchError
+from archiver.models import FetchedPage
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = f"archiver/{__version__} (documentation snapshot archiver)"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFINITIVE = frozenset({200, 304, 404, 410})
+MAX_RETRY_AFTER = 120.0  # seconds; a server asking for longer gets a failed page, not a stalled run
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Parse a ``Retry-After`` header (seconds or an HTTP date) into seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def backoff_seconds(attempt: int, base: float = BACKOFF_BASE) -> float:
+    """Exponential backoff with full jitter: a random delay in [0.5, 1.5) × base × 2^attempt."""
+    return min(BACKOFF_CAP, base * (2**attempt)) * (0.5 + random.random())
+
+
+class Fetcher:
+    """An async HTTP client for one site.
+
+    >>> async with Fetcher(concurrency=4) as f:          # doctest: +SKIP
+    ...     page = await f.fetch("https://docs.example.com/", etag='"abc"')
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 4,
+        delay: float = 0.0,
+        timeout: float = 30.0,
+        retries: int = 2,
+        max_bytes: int = 10 * 1024 * 1024,
+        max_redirects: int = 10,
+        user_agent: str | None = None,
+        backoff_base: float = BACKOFF_BASE,
+    ) -> None:
+        self.concurrency = concurrency
+        self.delay = delay
+        self.timeout = timeout
+        self.retries = retries
+        self.max_bytes = max_bytes
+        self.backoff_base = backoff_base
+        self._client = httpx.AsyncClient(
+            follow_redirects=True,
+            max_redirects=max_redirects,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=concurrency * 4, max_keepalive_connections=concurrency * 4),
+            headers={"User-Agent": user_agent or USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            trust_env=False,
+        )
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._host_next: dict[str, float] = {}
+        self._host_locks: dict[str, asyncio.Lock] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _polite_wait(self, host: str) -> None:
+        """Keep ``delay`` seconds between the starts of two requests to one host."""
+        if self.delay <= 0:
+            return
+        lock = self._host_locks.setdefault(host, asyncio.Lock())
+        async with lock:
+            now = time.monotonic()
+            wait = self._host_next.get(host, now) - now
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._host_next[host] = time.monotonic() + self.delay
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchedPage:
+        """GET ``url`` (conditionally if ``etag``/``last_modified`` are given); see the module doc."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise FetchError(f"{url}: only http(s) URLs are fetched")
+        headers: dict[str, str] = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        host = parts.netloc
+        slots = self._host_slots.setdefault(host, asyncio.Semaphore(self.concurrency))
+        attempt = 0
+        while True:
+            async with slots:
+                await self._polite_wait(host)
+                try:
+                    page, retry_after = await asyncio.wait_for(
+                        self._get(url, headers), timeout=self.timeout * 2
+                    )
+                except TimeoutError:
+                    page, retry_after, error = None, None, f"{url}: timed out after {self.timeout * 2:.0f} s"
+                except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                    page, retry_after, error = None, None, f"{url}: {_describe(exc)}"
+                except httpx.TooManyRedirects as exc:
+                    raise FetchError(f"{url}: too many redirects ({exc})") from exc
+                except httpx.HTTPError as exc:
+                    raise FetchError(f"{url}: {_describe(exc)}") from exc
+                else:
+                    error = ""
+            if page is not None and page.status_code in DEFINITIVE:
+                return page
+            if page is not None:
+                error = f"{url}: HTTP {page.status_code}"
+                if page.status_code not in RETRY_STATUSES:
+                    raise FetchError(error)
+            if attempt >= self.retries:
+                raise FetchError(error + (f" (after {attempt + 1} attempts)" if attempt else ""))
+            wait = backoff_seconds(attempt, self.backoff_base)
+            if retry_after is not None:
+                if retry_after > MAX_RETRY_AFTER:
+                    raise FetchError(f"{error}; server asks to retry after {retry_after:.0f} s")
+                wait = max(wait, retry_after)
+            logger.debug("retrying %s in %.2f s: %s", url, wait, error)
+            attempt += 1
+            await asyncio.sleep(wait)
+
+    async def _get(self, url: str, headers: dict[str, str]) -> tuple[FetchedPage, float | None]:
+        async with self._client.stream("GET", url, headers=headers) as resp:
+            final_url = str(resp.url)
+            if final_url != url and urlsplit(final_url).scheme not in ("http", "https"):
+                raise FetchError(f"{url}: redirected to a non-http(s) URL {final_url}")
+            retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
+            page_headers = {
+                "content_type": resp.headers.get("Content-Type", ""),
+                "etag": resp.headers.get("ETag"),
+                "last_modified": resp.headers.get("Last-Modified"),
+            }
+            if resp.status_code != 200:
+                return (
+                    FetchedPage(url, final_url, resp.status_code, page_headers["content_type"] or ""),
+                    retry_after,
+                )
+            declared = resp.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                raise FetchError(
+                    f"{url}: body of {int(declared)} bytes is over the {self.max_bytes}-byte cap"
+                )
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise FetchError(f"{url}: body is over the {self.max_bytes}-byte cap; not stored")
+                chunks.append(chunk)
+            return (
+                FetchedPage(
+                    url,
+                    final_url,
+                    200,
+                    page_headers["content_type"] or "",
+                    b"".join(chunks),
+                    page_headers["etag"],
+                    page_headers["last_modified"],
+                ),
+                retry_after,
+            )
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    name = type(exc).__name__
+    text = str(exc)
+    return f"{name}: {text}" if text else name

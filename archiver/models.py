@@ -1,0 +1,146 @@
+"""Plain value types shared by the pipeline stages."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class PageStatus(enum.StrEnum):
+    """What happened to one page in one run."""
+
+    ADDED = "added"  # first snapshot of this page
+    CHANGED = "changed"  # the Markdown differs from the last snapshot
+    UNCHANGED = "unchanged"  # fetched (or 304) and identical to the last snapshot
+    REMOVED = "removed"  # its file was deleted from the archive (gone, or no longer listed)
+    GONE = "gone"  # answered 404/410 but is kept until ``remove_after`` runs in a row
+    FAILED = "failed"  # fetch or conversion failed; the last good snapshot is kept
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedPage:
+    """A response to one GET, after redirects. ``body`` is empty for 304/404/410."""
+
+    url: str
+    final_url: str
+    status_code: int
+    content_type: str = ""
+    body: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status_code == 304
+
+    @property
+    def gone(self) -> bool:
+        return self.status_code in (404, 410)
+
+
+@dataclass(frozen=True, slots=True)
+class PageJob:
+    """One page to fetch, with what the last run knew about it (for conditional requests)."""
+
+    url: str
+    path: str  # relative to the site folder, e.g. "guide/index.md"
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None  # sha256 of the last body converted with the current rules
+
+
+class OutcomeKind(enum.StrEnum):
+    """What a worker learned about a page (before anything is written)."""
+
+    NOT_MODIFIED = "not_modified"  # 304
+    SAME_BODY = "same_body"  # 200 with a body byte-identical to the last one: not converted
+    CONVERTED = "converted"  # 200, converted to Markdown
+    GONE = "gone"  # 404 / 410
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class PageOutcome:
+    """The result of fetching and converting one page; produced by workers, consumed by the store."""
+
+    job: PageJob
+    kind: OutcomeKind
+    markdown: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    final_url: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    """What one run did to one page, as reported to the user."""
+
+    url: str
+    path: str
+    status: PageStatus
+    error: str | None = None
+    fetched: bool = True  # False for a page removed because it is no longer listed
+
+
+@dataclass(slots=True)
+class SiteReport:
+    """The outcome of one run of one site."""
+
+    site: str
+    results: list[PageResult] = field(default_factory=list)
+    commit: str | None = None
+    lines_added: int = 0
+    lines_removed: int = 0
+    error: str | None = None  # the whole site failed (e.g. its sitemap could not be read)
+    recovered: str | None = None  # sha of a commit that saved files left by an interrupted run
+
+    def count(self, status: PageStatus) -> int:
+        return sum(1 for r in self.results if r.status is status)
+
+    @property
+    def fetched(self) -> int:
+        return sum(1 for r in self.results if r.fetched)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.count(PageStatus.FAILED) > 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """The outcome of one ``archiver run`` over several sites."""
+
+    sites: list[SiteReport]
+
+    @property
+    def failed(self) -> bool:
+        return any(s.failed for s in self.sites)
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """Lines added and removed in one file of one snapshot."""
+
+    path: str
+    added: int
+    removed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One commit of the archive, as read back from git."""
+
+    sha: str
+    date: str  # ISO 8601 with offset
+    subject: str
+    files: tuple[FileStat, ...]
+
+    @property
+    def lines_added(self) -> int:
+        return sum(f.added for f in self.files)
+
+    @property
+    def lines_removed(self) -> int:
+        return sum(f.removed for f in self.files)

@@ -1,0 +1,130 @@
+"""URL ─► safe relative path inside a site's folder. The only place that decides file names.
+
+The rule (also in the README):
+
+* take the URL's path relative to the site's ``base_url`` path, with dot segments resolved (also
+  when percent-encoded, ``%2e%2e``), so nothing can climb out of the site folder;
+* a directory URL (empty or ending in ``/``) becomes ``…/index.md``; ``.html``/``.htm`` become
+  ``.md``; ``.md``, ``.mdx``, ``.txt``, ``.json`` are kept; anything else gets ``.md`` appended;
+  so ``guide/``, ``guide/index.html`` and ``guide/index.htm`` are one file;
+* each segment is percent-decoded; characters that are unsafe in file names on some system
+  (``/ \\ : * ? " < > |``, control characters, NUL) become ``_``; a segment longer than 120 bytes is
+  cut and given ``~`` plus 8 hex digits of its hash; a leading ``.`` becomes ``_``;
+* a query string is not dropped: it adds ``~`` plus 8 hex digits of its hash before the extension
+  (``search?q=x`` → ``search~1a2b3c4d.md``), so different queries never share a file;
+* paths that would clash on a case-insensitive file system, or a file that would clash with a
+  folder of the same name, are told apart the same way: every URL after the first (in sorted
+  order) of a clashing group gets ``~`` plus 8 hex digits of its URL's hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
+
+KEEP_EXTENSIONS = (".md", ".mdx", ".txt", ".json")
+HTML_EXTENSIONS = (".html", ".htm", ".xhtml", ".shtml", ".php", ".asp", ".aspx")
+MAX_SEGMENT_BYTES = 120
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+_DOT_SEGMENT = re.compile(r"%2e", re.IGNORECASE)
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def _safe_segment(segment: str) -> str:
+    seg = _UNSAFE.sub("_", unquote(segment, errors="replace"))
+    if seg.startswith("."):
+        seg = "_" + seg[1:]
+    if len(seg.encode("utf-8")) > MAX_SEGMENT_BYTES:
+        cut = seg.encode("utf-8")[:100].decode("utf-8", errors="ignore")
+        seg = f"{cut}~{_short_hash(seg)}"
+    return seg or "_"
+
+
+def _with_suffix(path: str, tag: str) -> str:
+    """Insert ``~tag`` before the extension of the last segment."""
+    head, _, name = path.rpartition("/")
+    stem, dot, ext = name.rpartition(".")
+    name = f"{stem}~{tag}.{ext}" if dot and stem else f"{name}~{tag}"
+    return f"{head}/{name}" if head else name
+
+
+def relative_path(base_url: str, url: str) -> str:
+    """The natural file path of ``url`` inside its site's folder (before clash resolution).
+
+    >>> relative_path("https://x.org/docs/", "https://x.org/docs/guide/")
+    'guide/index.md'
+    >>> relative_path("https://x.org/docs/", "https://x.org/docs/%2e%2e/%2e%2e/etc/passwd")
+    'etc/passwd.md'
+    """
+    base_path = urlsplit(base_url).path or "/"
+    parts = urlsplit(url)
+    # decode %2e first so encoded dot segments are resolved too, then resolve against the root
+    raw = _DOT_SEGMENT.sub(".", parts.path or "/")
+    directory = raw.endswith("/") or raw.endswith("/.") or raw.endswith("/..")
+    path = posixpath.normpath("/" + raw.lstrip("/"))
+    path = re.sub(r"/{2,}", "/", path)
+    if path.startswith(base_path) or path + "/" == base_path:
+        path = path[len(base_path) :] if path.startswith(base_path) else ""
+    else:
+        path = path.lstrip("/")
+    segments = [s for s in path.split("/") if s not in ("", ".", "..")]
+    if directory or not segments:
+        segments.append("index")
+    segments = [_safe_segment(s) for s in segments]
+    last = segments[-1]
+    lower = last.lower()
+    if lower.endswith(HTML_EXTENSIONS):
+        last = last.rsplit(".", 1)[0] + ".md"
+    elif not lower.endswith(KEEP_EXTENSIONS):
+        last = last + ".md"
+    segments[-1] = last
+    rel = "/".join(segments)
+    if parts.query:
+        rel = _with_suffix(rel, _short_hash(parts.query))
+    return rel
+
+
+def assign_paths(base_url: str, urls: Iterable[str]) -> dict[str, str]:
+    """Map each URL to a unique, safe path inside the site folder (see the module docstring).
+
+    URLs that map to the same natural path (``guide/`` and ``guide/index.html``) are the same page:
+    only the first one listed is kept.
+    """
+    natural: dict[str, str] = {}
+    seen_paths: set[str] = set()
+    for url in urls:
+        rel = relative_path(base_url, url)
+        if rel in seen_paths:
+            continue
+        seen_paths.add(rel)
+        natural[url] = rel
+    # case-insensitive clashes and file/folder clashes
+    folders: set[str] = set()
+    for p in natural.values():
+        parts = p.lower().split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    groups: dict[str, list[str]] = {}
+    for url, rel in natural.items():
+        groups.setdefault(rel.lower(), []).append(url)
+    out: dict[str, str] = {}
+    for key, members in groups.items():
+        members.sort()
+        for i, url in enumerate(members):
+            rel = natural[url]
+            if i > 0 or key in folders:
+                rel = _with_suffix(rel, _short_hash(url))
+            out[url] = rel
+    return {url: out[url] for url in natural}
+
+
+def is_inside(rel: str) -> bool:
+    """True if ``rel`` is a relative path that stays inside its folder (a last line of defence)."""
+    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
+        return False
+    return all(seg not in ("", ".", "..") for seg in rel.split("/"))

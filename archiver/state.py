@@ -1,0 +1,94 @@
+"""Per-page fetch state, kept outside the tracked tree (never committed, never causes a commit).
+
+One JSON file per site under ``<repo>/.git/archiver/state/``, replaced atomically at the end of a
+site's run. Losing it costs one full re-download and re-conversion, never a wrong snapshot: the
+Markdown written is always compared with the file in the archive.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+
+
+@dataclass(slots=True)
+class PageState:
+    """What the last runs learned about one page."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    status: str | None = None  # the last PageStatus value
+    failures: int = 0  # consecutive failed runs
+    gone: int = 0  # consecutive 404/410 answers
+    error: str | None = None  # the last error, while failing
+
+
+@dataclass(slots=True)
+class SiteState:
+    """State of one site: its pages and a summary of its last run."""
+
+    rules: str | None = None  # fingerprint of the conversion rules the body hashes were made with
+    pages: dict[str, PageState] = field(default_factory=dict)
+    last_run: dict[str, Any] = field(default_factory=dict)
+
+
+class StateStore:
+    """Reads and writes :class:`SiteState` files in a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _file(self, site: str) -> Path:
+        return self.folder / f"{site}.json"
+
+    def load(self, site: str) -> SiteState:
+        """The site's state, or an empty one if there is none or it cannot be read."""
+        path = self._file(site)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return SiteState()
+        except (OSError, ValueError) as exc:
+            logger.warning("ignoring unreadable state %s (%s); pages will be fetched in full", path, exc)
+            return SiteState()
+        if not isinstance(raw, dict) or raw.get("version") != STATE_VERSION:
+            return SiteState()
+        pages = {
+            url: PageState(**{k: v for k, v in p.items() if k in PageState.__slots__})
+            for url, p in raw.get("pages", {}).items()
+        }
+        return SiteState(rules=raw.get("rules"), pages=pages, last_run=raw.get("last_run", {}))
+
+    def save(self, site: str, state: SiteState) -> None:
+        """Write the site's state atomically (a crash leaves the old file or the new one)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = {
+            "version": STATE_VERSION,
+            "rules": state.rules,
+            "last_run": state.last_run,
+            "pages": {url: asdict(p) for url, p in sorted(state.pages.items())},
+        }
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{site}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=1)
+            os.replace(tmp, self._file(site))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def sites(self) -> list[str]:
+        """Names of the sites that have state."""
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.stem for p in self.folder.glob("*.json"))

@@ -1,0 +1,244 @@
+"""The archive repository: write changed pages, remove gone ones, one commit per site, the lock.
+
+Everything here goes through GitPython (``repo.git`` runs the git binary, which is fast and
+exactly what a user's own ``git`` would do). Files are written atomically (a temporary file under
+``.git/archiver/tmp`` renamed into place), so a crash leaves each file either old or new; a crash
+between the writes and the commit leaves a dirty site folder that :meth:`ArchiveRepo.recover`
+commits on the next run, so nothing fetched is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import git
+
+from archiver.errors import LockedError, StoreError
+from archiver.models import FileStat, PageStatus
+from archiver.paths import is_inside
+
+logger = logging.getLogger(__name__)
+
+STALE_GIT_LOCK_SECONDS = 2.0
+
+
+class ArchiveRepo:
+    """A git repository holding one folder of Markdown files per site.
+
+    >>> repo = ArchiveRepo.open_or_init(Path("archive-repo"))   # doctest: +SKIP
+    >>> with repo.lock():                                        # doctest: +SKIP
+    ...     repo.write_page("mydocs", "index.md", "# Hello\\n")
+    """
+
+    def __init__(self, path: Path, repo: git.Repo) -> None:
+        self.path = path
+        self.repo = repo
+        self.meta = Path(repo.git_dir) / "archiver"
+
+    @classmethod
+    def open(cls, path: Path) -> ArchiveRepo:
+        """Open an existing archive; StoreError if ``path`` is not a git repository."""
+        try:
+            return cls(path, git.Repo(path))
+        except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+            raise StoreError(
+                f"{path}: no archive repository here (run 'archiver run' or 'archiver init')"
+            ) from None
+
+    @classmethod
+    def open_or_init(cls, path: Path) -> ArchiveRepo:
+        """Open the archive at ``path``, creating the folder and the repository if missing."""
+        if (path / ".git").exists():
+            return cls.open(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            repo = git.Repo.init(path, initial_branch="main")
+        except (OSError, git.GitCommandError) as exc:
+            raise StoreError(f"{path}: cannot create the archive repository: {exc}") from exc
+        logger.info("created archive repository %s", path)
+        return cls(path, repo)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.meta / "state"
+
+    # --- locking ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, wait: float = 0.0) -> Iterator[None]:
+        """Hold the repository's run lock; LockedError if another run holds it after ``wait`` s."""
+        self.meta.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.meta / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise StoreError(f"{self.path}: cannot lock: {exc}") from exc
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                        raise LockedError(
+                            f"{self.path} is in use by another archiver run (pid {holder}); "
+                            "try again when it has finished, or pass --wait SECONDS"
+                        ) from None
+                    time.sleep(0.2)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            self._clear_stale_git_locks()
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    def _clear_stale_git_locks(self) -> None:
+        """Remove an ``index.lock`` left by a git process killed mid-run (we hold the run lock)."""
+        index_lock = Path(self.repo.git_dir) / "index.lock"
+        deadline = time.monotonic() + STALE_GIT_LOCK_SECONDS
+        while index_lock.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if index_lock.exists():
+            logger.warning("removing stale %s left by an interrupted run", index_lock)
+            index_lock.unlink(missing_ok=True)
+
+    # --- files --------------------------------------------------------------------------------
+
+    def site_dir(self, site: str) -> Path:
+        return self.path / site
+
+    def _file(self, site: str, rel: str) -> Path:
+        if not is_inside(rel):
+            raise StoreError(f"refusing to write {rel!r}: not a path inside the site folder")
+        return self.site_dir(site) / rel
+
+    def read_page(self, site: str, rel: str) -> bytes | None:
+        try:
+            return self._file(site, rel).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def has_page(self, site: str, rel: str) -> bool:
+        return self._file(site, rel).is_file()
+
+    def write_page(self, site: str, rel: str, text: str) -> PageStatus:
+        """Write one page if its bytes differ; ADDED, CHANGED or UNCHANGED."""
+        data = text.encode("utf-8")
+        old = self.read_page(site, rel)
+        if old == data:
+            return PageStatus.UNCHANGED
+        target = self._file(site, rel)
+        tmp_dir = self.meta / "tmp"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=tmp_dir, suffix=".md")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StoreError(f"cannot write {target}: {exc}") from exc
+        return PageStatus.ADDED if old is None else PageStatus.CHANGED
+
+    def remove_page(self, site: str, rel: str) -> bool:
+        """Delete one page's file (and folders left empty); False if it was not there."""
+        target = self._file(site, rel)
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot remove {target}: {exc}") from exc
+        parent = target.parent
+        root = self.site_dir(site)
+        while parent != root and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+        return True
+
+    def page_files(self, site: str) -> set[str]:
+        """Every file under the site's folder, as paths relative to it."""
+        root = self.site_dir(site)
+        if not root.is_dir():
+            return set()
+        out: set[str] = set()
+        for dirpath, _dirs, files in os.walk(root):
+            rel_dir = os.path.relpath(dirpath, root)
+            for name in files:
+                out.add(name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/"))
+        return out
+
+    # --- git ----------------------------------------------------------------------------------
+
+    def _git(self, *args: str, env: dict[str, str] | None = None) -> str:
+        try:
+            with self.repo.git.custom_environment(**(env or {})):
+                out: str = self.repo.git.execute(["git", *args], strip_newline_in_stdout=False)
+            return out
+        except git.GitCommandError as exc:
+            detail = (exc.stderr or "").strip().splitlines()
+            raise StoreError(f"git {args[0]} failed in {self.path}: {detail[-1] if detail else exc}") from exc
+
+    def dirty(self, site: str) -> list[str]:
+        """Uncommitted changes under the site's folder (``git status --porcelain`` lines)."""
+        out = self._git("status", "--porcelain", "--untracked-files=all", "--", f"{site}/")
+        return [line for line in out.splitlines() if line.strip()]
+
+    def stage_site(self, site: str) -> list[FileStat]:
+        """Stage everything under the site's folder; the per-file line counts staged."""
+        self._git("add", "--all", "--", f"{site}/")
+        out = self._git("diff", "--cached", "--no-renames", "--numstat", "--", f"{site}/")
+        stats: list[FileStat] = []
+        for line in out.splitlines():
+            added, removed, path = line.split("\t", 2)
+            stats.append(
+                FileStat(path, int(added) if added != "-" else 0, int(removed) if removed != "-" else 0)
+            )
+        return stats
+
+    def commit(self, message: str, author_name: str, author_email: str) -> str:
+        """Commit what is staged with a fixed identity; the new commit's sha."""
+        env = {
+            "GIT_AUTHOR_NAME": author_name,
+            "GIT_AUTHOR_EMAIL": author_email,
+            "GIT_COMMITTER_NAME": author_name,
+            "GIT_COMMITTER_EMAIL": author_email,
+        }
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=self.meta, suffix=".msg", delete=False
+        ) as fh:
+            fh.write(message)
+        try:
+            self._git(
+                "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", fh.name, env=env
+            )
+        finally:
+            Path(fh.name).unlink(missing_ok=True)
+        return self._git("rev-parse", "HEAD").strip()
+
+    def recover(self, site: str, author_name: str, author_email: str) -> str | None:
+        """Commit files an interrupted run left uncommitted in the site's folder; the sha or None."""
+        if not self.dirty(site):
+            return None
+        stats = self.stage_site(site)
+        if not stats:
+            return None
+        logger.warning("%s: committing %d files left by an interrupted run", site, len(stats))
+        lines = "\n".join(f"- {s.path}" for s in stats)
+        message = (
+            f"{site}: recover {len(stats)} files left by an interrupted run\n\n"
+            f"These changes were written by a run that stopped before its commit.\n\n{lines}\n"
+        )
+        return self.commit(message, author_name, author_email)
