@@ -195,10 +195,11 @@ def _plan(
     jobs = []
     for url, rel in mapping.items():
         ps = state.pages.get(url)
-        if ps is None or not repo.has_page(site.name, rel):
-            jobs.append(PageJob(url, rel))  # never archived (or file lost): fetch in full
+        if ps is None or not trust or not repo.has_page(site.name, rel):
+            # never archived, file lost, or the conversion rules changed: fetch in full
+            jobs.append(PageJob(url, rel))
             continue
-        jobs.append(PageJob(url, rel, ps.etag, ps.last_modified, ps.body_hash if trust else None))
+        jobs.append(PageJob(url, rel, ps.etag, ps.last_modified, ps.body_hash))
     return jobs
 
 

@@ -192,9 +192,9 @@ class ArchiveRepo:
             raise StoreError(f"git {args[0]} failed in {self.path}: {detail[-1] if detail else exc}") from exc
 
     def dirty(self, site: str) -> list[str]:
-        """Uncommitted changes under the site's folder (``git status --porcelain`` lines)."""
-        out = self._git("status", "--porcelain", "--untracked-files=all", "--", f"{site}/")
-        return [line for line in out.splitlines() if line.strip()]
+        """Uncommitted changes under the site's folder (``git status --porcelain -z`` entries: ``XY path``)."""
+        out = self._git("status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--", f"{site}/")
+        return [entry for entry in out.split("\0") if entry.strip()]
 
     def stage_site(self, site: str) -> list[FileStat]:
         """Stage everything under the site's folder; the per-file line counts staged."""
@@ -229,16 +229,26 @@ class ArchiveRepo:
         return self._git("rev-parse", "HEAD").strip()
 
     def recover(self, site: str, author_name: str, author_email: str) -> str | None:
-        """Commit files an interrupted run left uncommitted in the site's folder; the sha or None."""
-        if not self.dirty(site):
+        """Make the site's folder match a commit again after an interrupted run.
+
+        Files written but not committed hold fetched content: they are committed (nothing fetched
+        is lost). Files deleted but not committed are restored from HEAD; this run decides again
+        whether they go. Returns the sha of the recovery commit, if one was needed.
+        """
+        lines = self.dirty(site)
+        if not lines:
             return None
+        deleted = [line[3:] for line in lines if "D" in line[:2]]
+        if deleted:
+            self._git("reset", "--quiet", "--", *deleted)
+            self._git("checkout", "HEAD", "--", *deleted)
         stats = self.stage_site(site)
         if not stats:
             return None
         logger.warning("%s: committing %d files left by an interrupted run", site, len(stats))
-        lines = "\n".join(f"- {s.path}" for s in stats)
+        listing = "\n".join(f"- {s.path}" for s in stats)
         message = (
             f"{site}: recover {len(stats)} files left by an interrupted run\n\n"
-            f"These changes were written by a run that stopped before its commit.\n\n{lines}\n"
+            f"These changes were written by a run that stopped before its commit.\n\n{listing}\n"
         )
         return self.commit(message, author_name, author_email)

@@ -232,11 +232,15 @@ class Archiver(Tool):
             ]
         if run == "no-change":
             return [
-                Check("archiver no-change run: no new commit", self.head == before, f"HEAD {self.head[:12]}")
+                Check("archiver no-change run: no new commit", self.head == before, f"HEAD {self.head[:12]}"),
             ]
         stat = self.git("show", "--stat", "--format=%h %s", "HEAD")
         changed = self.git("show", "--name-only", "--format=", "HEAD").split()
-        print("  git show --stat HEAD:\n    " + stat.strip().replace("\n", "\n    "))
+        print(
+            "  git show --stat HEAD:",
+            *[f"    {line}" for line in stat.splitlines() if line.strip()],
+            sep="\n",
+        )
         return [
             Check(
                 "archiver edit run: exactly one file changed in the last commit",
@@ -250,7 +254,13 @@ class Urlwatch(Tool):
     name = "urlwatch"
 
     def __init__(
-        self, work: Path, pages: list[str], timeout: float, exe: Path, port: int, method: str
+        self,
+        work: Path,
+        pages: list[str],
+        timeout: float,
+        exe: Path,
+        port: int,
+        method: str,
     ) -> None:
         super().__init__(work, pages, timeout)
         self.exe = exe
@@ -268,9 +278,8 @@ class Urlwatch(Tool):
         # JSON is valid YAML: one YAML document per job.
         self.urls.write_text("\n---\n".join(json.dumps(job) for job in jobs) + "\n")
         # Defaults are merged in by urlwatch; switch off every reporter that is on by default.
-        self.config.write_text(
-            json.dumps({"report": {"stdout": {"enabled": False}, "email": {"enabled": False}}})
-        )
+        reporters_off = {"stdout": {"enabled": False}, "email": {"enabled": False}}
+        self.config.write_text(json.dumps({"report": reporters_off}))
         self.rows = 0
 
     def command(self) -> list[str]:
@@ -287,10 +296,8 @@ class Urlwatch(Tool):
         ]
 
     def store_mb(self) -> float | None:
-        files = [
-            self.cache.with_name(self.cache.name + suffix) for suffix in ("", "-wal", "-journal", "-shm")
-        ]
-        return sum(f.stat().st_size for f in files if f.exists()) / MB
+        names = [self.cache.name + suffix for suffix in ("", "-wal", "-journal", "-shm")]
+        return sum(f.stat().st_size for f in map(self.cache.with_name, names) if f.exists()) / MB
 
     def checks(self, run: str) -> list[Check]:
         before = self.rows
@@ -507,9 +514,8 @@ def main() -> int:
         if "archiver" in only:
             tools.append(Archiver(OUT / "archiver", pages, args.timeout, args.archiver, port))
         if urlwatch_exe is not None:
-            tools.append(
-                Urlwatch(OUT / "urlwatch", pages, args.timeout, urlwatch_exe, port, args.urlwatch_method)
-            )
+            method = args.urlwatch_method
+            tools.append(Urlwatch(OUT / "urlwatch", pages, args.timeout, urlwatch_exe, port, method))
         failed: set[str] = set()
         for run in RUNS:
             if run == "edit" and tools:

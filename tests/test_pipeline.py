@@ -1,0 +1,223 @@
+"""End to end: a real server on 127.0.0.1, a real git repository, the real pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import FaultServer, commit_count, git, make_config, make_site
+
+from archiver.models import PageStatus
+from archiver.pipeline import run
+from archiver.state import StateStore
+from archiver.store import ArchiveRepo
+
+
+def statuses(report) -> dict[str, PageStatus]:  # type: ignore[no-untyped-def]
+    return {r.path: r.status for r in report.results}
+
+
+def test_first_run_archives_every_page_in_one_commit(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    site = make_site(docs_server.url)
+    report = run(make_config(site), archive, workers=1).sites[0]
+
+    assert report.error is None
+    got = statuses(report)
+    assert got["index.md"] is PageStatus.ADDED
+    assert got["guide/index.md"] is PageStatus.ADDED
+    assert got["guide/auth.md"] is PageStatus.ADDED
+    assert got["reference/api.md"] is PageStatus.ADDED
+    assert got["old.md"] is PageStatus.ADDED
+    assert got["new.md"] is PageStatus.GONE  # listed but 404 and never archived: nothing to remove
+    assert commit_count(archive.path) == 1
+    files = set(git(archive.path, "ls-files").split())
+    assert files == {"docs/index.md", "docs/guide/index.md", "docs/guide/auth.md", "docs/reference/api.md", "docs/old.md"}
+    subject = git(archive.path, "log", "-1", "--format=%s")
+    assert subject.startswith("docs: 5 pages changed (+")
+    body = git(archive.path, "log", "-1", "--format=%b")
+    assert "Added:\n- guide/auth.md  " in body
+    assert f"Source: {docs_server.url}" in body
+    author = git(archive.path, "log", "-1", "--format=%an <%ae>|%cn <%ce>").strip()
+    assert author == "archiver <archiver@localhost>|archiver <archiver@localhost>"
+    text = (archive.path / "docs/guide/auth.md").read_text()
+    assert text.startswith('---\ntitle: "Authentication"\nsource: ' + docs_server.url + "guide/auth.html\n---\n")
+    assert "Send the `api_key` parameter" in text
+
+
+def test_unchanged_site_makes_no_commit_and_uses_conditional_gets(
+    docs_server: FaultServer, archive: ArchiveRepo
+) -> None:
+    config = make_config(make_site(docs_server.url))
+    run(config, archive, workers=1)
+    head = git(archive.path, "rev-parse", "HEAD")
+    docs_server.request_headers.clear()
+
+    report = run(config, archive, workers=1).sites[0]
+
+    assert report.commit is None
+    assert git(archive.path, "rev-parse", "HEAD") == head
+    assert report.count(PageStatus.UNCHANGED) == 5
+    conditional = [p for p, h in docs_server.request_headers if "If-None-Match" in h]
+    assert sorted(conditional) == sorted(["/index.html", "/guide/", "/guide/auth.html", "/reference/api.html", "/old.html"])
+    assert git(archive.path, "status", "--porcelain") == ""
+
+
+def test_v1_to_v2_commits_exactly_the_real_changes(
+    docs_server: FaultServer, archive: ArchiveRepo, site_v2: Path
+) -> None:
+    config = make_config(make_site(docs_server.url))
+    run(config, archive, workers=1)
+    docs_server.root = site_v2  # every page's bytes change (build stamps, nonces, asset hashes)
+
+    report = run(config, archive, workers=1).sites[0]
+
+    got = statuses(report)
+    assert got["guide/auth.md"] is PageStatus.CHANGED
+    assert got["new.md"] is PageStatus.ADDED
+    assert got["old.md"] is PageStatus.REMOVED
+    # noise only: build stamp, nonce, asset hash, cache-buster, attribute order
+    assert got["index.md"] is PageStatus.UNCHANGED
+    assert got["reference/api.md"] is PageStatus.UNCHANGED
+    assert got["guide/index.md"] is PageStatus.UNCHANGED
+    changed = git(archive.path, "show", "--name-status", "--format=", "HEAD").split("\n")
+    assert sorted(line for line in changed if line) == sorted(
+        ["M\tdocs/guide/auth.md", "A\tdocs/new.md", "D\tdocs/old.md"]
+    )
+    patch = git(archive.path, "show", "--format=", "HEAD", "--", "docs/guide/auth.md")
+    assert "-Send the `api_key` parameter" in patch and "+Send the `token` parameter" in patch
+    subject = git(archive.path, "log", "-1", "--format=%s").strip()
+    stat = git(archive.path, "show", "--numstat", "--format=", "HEAD").split()
+    plus = sum(int(x) for x in stat[0::3])
+    minus = sum(int(x) for x in stat[1::3])
+    assert subject == f"docs: 3 pages changed (+{plus} −{minus})"
+    body = git(archive.path, "log", "-1", "--format=%b")
+    assert "Removed:\n- old.md  " in body and "(gone: HTTP 404)" in body
+    # and a further run changes nothing
+    assert run(config, archive, workers=1).sites[0].commit is None
+    assert commit_count(archive.path) == 2
+
+
+def test_failed_fetch_keeps_the_last_good_snapshot(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    config = make_config(make_site(docs_server.url))
+    run(config, archive, workers=1)
+    before = (archive.path / "docs/guide/auth.md").read_bytes()
+    docs_server.set_page("/guide/auth.html", b"oops", status=500)
+    docs_server.set_page("/old.html", b"\x00\x01\x02garbage\x00", ctype="text/html")
+
+    report = run(config, archive, workers=1).sites[0]
+
+    got = statuses(report)
+    assert got["guide/auth.md"] is PageStatus.FAILED
+    assert got["old.md"] is PageStatus.FAILED
+    assert report.failed
+    assert (archive.path / "docs/guide/auth.md").read_bytes() == before
+    assert (archive.path / "docs/old.md").exists()
+    assert report.commit is None
+    state = StateStore(archive.state_dir).load("docs")
+    assert state.pages[docs_server.url + "guide/auth.html"].failures == 1
+    assert "HTTP 500" in (state.pages[docs_server.url + "guide/auth.html"].error or "")
+
+
+def test_page_dropped_from_the_list_is_removed(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    run(make_config(make_site(docs_server.url)), archive, workers=1)
+    fewer = make_site(docs_server.url, pages=["index.html", "guide/"])
+
+    report = run(make_config(fewer), archive, workers=1).sites[0]
+
+    removed = sorted(r.path for r in report.results if r.status is PageStatus.REMOVED)
+    assert removed == ["guide/auth.md", "old.md", "reference/api.md"]
+    assert set(git(archive.path, "ls-files").split()) == {"docs/index.md", "docs/guide/index.md"}
+    assert not (archive.path / "docs/reference").exists()  # empty folders go too
+    assert "(no longer listed)" in git(archive.path, "log", "-1", "--format=%b")
+
+
+def test_remove_after_waits_for_repeated_gone(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    config = make_config(make_site(docs_server.url, remove_after=2))
+    run(config, archive, workers=1)
+    docs_server.set_page("/old.html", b"gone", status=410)
+
+    first = run(config, archive, workers=1).sites[0]
+    assert statuses(first)["old.md"] is PageStatus.GONE
+    assert (archive.path / "docs/old.md").exists()
+    second = run(config, archive, workers=1).sites[0]
+    assert statuses(second)["old.md"] is PageStatus.REMOVED
+    assert not (archive.path / "docs/old.md").exists()
+
+
+def test_changed_rules_reconvert_unchanged_bodies(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    run(make_config(make_site(docs_server.url)), archive, workers=1)
+    stricter = make_site(docs_server.url, strip=["img"])
+
+    report = run(make_config(stricter), archive, workers=1).sites[0]
+
+    assert statuses(report)["index.md"] is PageStatus.CHANGED
+    assert "![logo]" not in (archive.path / "docs/index.md").read_text()
+
+
+def test_deleted_file_is_restored_on_next_run(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    config = make_config(make_site(docs_server.url))
+    run(config, archive, workers=1)
+    (archive.path / "docs/guide/auth.md").unlink()
+
+    report = run(config, archive, workers=1).sites[0]
+
+    assert (archive.path / "docs/guide/auth.md").exists()
+    assert report.commit is None  # restored to what HEAD has: nothing to commit
+    assert git(archive.path, "status", "--porcelain") == ""
+
+
+def test_worker_processes_give_the_same_archive(docs_server: FaultServer, tmp_path: Path, site_v1: Path) -> None:
+    """The multi-process path (big sites) produces byte-identical files to the in-process one."""
+    pages = [f"p{i}.html" for i in range(40)]
+    root = tmp_path / "big"
+    root.mkdir()
+    template = (site_v1 / "guide/auth.html").read_text()
+    for i, name in enumerate(pages):
+        (root / name).write_text(template.replace("24 hours", f"{i} hours"))
+    docs_server.root = root
+    one = ArchiveRepo.open_or_init(tmp_path / "one")
+    two = ArchiveRepo.open_or_init(tmp_path / "two")
+    config = make_config(make_site(docs_server.url, pages=pages))
+
+    r1 = run(config, one, workers=1).sites[0]
+    r2 = run(config, two, workers=2).sites[0]
+
+    assert r1.count(PageStatus.ADDED) == r2.count(PageStatus.ADDED) == 40
+    for name in pages:
+        md = name.replace(".html", ".md")
+        assert (one.path / "docs" / md).read_bytes() == (two.path / "docs" / md).read_bytes()
+    assert "Tokens last **39 hours**" in (two.path / "docs/p39.md").read_text()
+    # the no-change run in workers also commits nothing
+    assert run(config, two, workers=2).sites[0].commit is None
+
+
+def test_sitemap_adds_pages_under_base(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    url = docs_server.url
+    sitemap = (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{url}guide/auth.html</loc></url><url><loc>{url}reference/api.html</loc></url>"
+        "<url><loc>https://elsewhere.example/x.html</loc></url></urlset>"
+    )
+    docs_server.set_page("/sitemap.xml", sitemap.encode(), ctype="application/xml")
+    site = make_site(url, pages=["index.html"], sitemap=url + "sitemap.xml")
+
+    report = run(make_config(site), archive, workers=1).sites[0]
+
+    assert sorted(r.path for r in report.results) == ["guide/auth.md", "index.md", "reference/api.md"]
+
+
+def test_broken_sitemap_fails_the_site_and_removes_nothing(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    url = docs_server.url
+    docs_server.set_page(
+        "/sitemap.xml",
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>{url}old.html</loc></url></urlset>'.encode(),
+        ctype="application/xml",
+    )
+    site = make_site(url, pages=["index.html"], sitemap=url + "sitemap.xml")
+    run(make_config(site), archive, workers=1)
+    docs_server.set_page("/sitemap.xml", b"<urlset><url><loc>broken", ctype="application/xml")
+
+    report = run(make_config(site), archive, workers=1).sites[0]
+
+    assert report.error is not None and "malformed sitemap" in report.error
+    assert (archive.path / "docs/old.md").exists()
+    assert report.commit is None
