@@ -27,8 +27,11 @@ class StaticHandler(BaseHTTPRequestHandler):
         pass  # quiet: the demo and the tests print their own output
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        if not self.route():
-            self.serve_file()
+        try:
+            if not self.route():
+                self.serve_file()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away (timed out, or was killed)
 
     def route(self) -> bool:
         """Handle special paths; return True if the request was answered."""

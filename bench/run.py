@@ -7,12 +7,14 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -170,6 +172,10 @@ class Tool:
 
     def run(self, run: str) -> Row:
         log = LOGS / f"{self.name}-{run}.log"
+        for n in itertools.count(2):
+            if not log.exists():
+                break
+            log = LOGS / f"{self.name}-{run}-{n}.log"
         print(f"  {self.name:<9} {run:<9} ...", end="", flush=True)
         m: Measured = measure(self.command(), log=log, timeout=self.timeout, cwd=self.work, env=tool_env())
         row = Row(
@@ -358,7 +364,9 @@ def run_markdownify(
 
 
 def wall(res: Results, tool: str, run: str) -> float | None:
-    return next((r.wall_s for r in res.rows if r.tool == tool and r.run == run and r.ok), None)
+    """Wall seconds of that run; the median when it was repeated."""
+    walls = [r.wall_s for r in res.rows if r.tool == tool and r.run == run and r.ok]
+    return statistics.median(walls) if walls else None
 
 
 def compare(res: Results, page_cost: float | None) -> list[dict[str, Any]]:
@@ -467,7 +475,8 @@ def parse_args() -> argparse.Namespace:
         default="pyhtml2text",
         help="method of urlwatch's html2text filter (default pyhtml2text: the html2text module)",
     )
-    p.add_argument("--edit-page", default="library/os.html", help="page edited before the third run")
+    p.add_argument("--repeat", type=int, default=3, help="no-change runs per tool; the median is compared")
+    p.add_argument("--edit-page", default="library/os.html", help="page edited before the last run")
     p.add_argument("--timeout", type=float, default=1800, help="seconds allowed for each run")
     return p.parse_args()
 
@@ -517,7 +526,7 @@ def main() -> int:
             method = args.urlwatch_method
             tools.append(Urlwatch(OUT / "urlwatch", pages, args.timeout, urlwatch_exe, port, method))
         failed: set[str] = set()
-        for run in RUNS:
+        for run in ("first", *["no-change"] * args.repeat, "edit"):
             if run == "edit" and tools:
                 edit_page(docroot, edit)
                 print(f"  edited {edit}")
