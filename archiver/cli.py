@@ -38,8 +38,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# off a terminal (cron, pipes, CI logs) lines are not wrapped and tables get room to breathe
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The sites file.")]
 RepoOpt = Annotated[Path, typer.Option("--repo", "-r", help="The archive git repository.")]
@@ -229,7 +230,9 @@ def log(
         table.add_column(col)
     for s in snaps:
         n = len(s.files)
-        changes = f"{n} file{'s' if n != 1 else ''} changed [green]+{s.lines_added}[/green] [red]−{s.lines_removed}[/red]"
+        changes = (
+            f"{n} file{'s' if n != 1 else ''} changed [green]+{s.lines_added}[/green] [red]−{s.lines_removed}[/red]"
+        )
         table.add_row(s.date.replace("T", " ")[:19], s.sha[:10], changes, s.subject)
     out.print(table)
 

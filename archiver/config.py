@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import yaml
 from cssselect import GenericTranslator, SelectorError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from archiver.errors import ConfigError
 
@@ -221,7 +222,7 @@ def _line_for(loc: Loc, lines: dict[Loc, int]) -> int:
     return 1
 
 
-def _describe(err: dict[str, Any], data: Any) -> tuple[Loc, str]:
+def _describe(err: ErrorDetails) -> tuple[Loc, str]:
     loc: Loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
     msg = str(err["msg"])
     ctx = err.get("ctx") or {}
@@ -262,7 +263,7 @@ def parse_config(text: str, path: str = "sites.yaml") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        loc, msg = _describe(exc.errors()[0], data)
+        loc, msg = _describe(exc.errors()[0])
         raise ConfigError(f"{path}:{_line_for(loc, lines)}: {_dotted(loc)}: {msg}") from None
 
 

@@ -111,9 +111,7 @@ def _strip_cache_busters(url: str) -> str:
     parts = urlsplit(url)
     if not parts.query:
         return url
-    kept = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in _CACHE_BUSTERS
-    ]
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in _CACHE_BUSTERS]
     return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
@@ -140,7 +138,7 @@ def _code_language(el: Any) -> str:
     return ""
 
 
-class _Converter(MarkdownConverter):  # type: ignore[misc]
+class _Converter(MarkdownConverter):
     """markdownify with our options fixed."""
 
     def __init__(self) -> None:
@@ -184,7 +182,7 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
     """Convert an HTML page to ``(title, markdown body)``; links and images become absolute."""
     global _CONVERTER
     try:
-        doc = lxml.html.document_fromstring(html)
+        doc: lxml.html.HtmlElement = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError) as exc:
         raise ConvertError(f"cannot parse HTML: {exc}") from exc
     etree.strip_elements(doc, *ALWAYS_STRIP, etree.Comment, with_tail=False)

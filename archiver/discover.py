@@ -62,9 +62,7 @@ async def sitemap_urls(fetcher: Fetcher, sitemap: str, base_url: str) -> list[st
         tag = etree.QName(root).localname
         if tag == "sitemapindex":
             if depth >= MAX_SITEMAP_DEPTH:
-                logger.warning(
-                    "%s: sitemap index nested deeper than %d; not followed", url, MAX_SITEMAP_DEPTH
-                )
+                logger.warning("%s: sitemap index nested deeper than %d; not followed", url, MAX_SITEMAP_DEPTH)
                 continue
             queue.extend((urljoin(url, loc), depth + 1) for loc in _locs(root))
         elif tag == "urlset":

@@ -48,7 +48,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 def backoff_seconds(attempt: int, base: float = BACKOFF_BASE) -> float:
     """Exponential backoff with full jitter: a random delay in [0.5, 1.5) × base × 2^attempt."""
-    return min(BACKOFF_CAP, base * (2**attempt)) * (0.5 + random.random())
+    return float(min(BACKOFF_CAP, base * 2.0**attempt)) * (0.5 + random.random())
 
 
 class Fetcher:
@@ -111,9 +111,7 @@ class Fetcher:
                 await asyncio.sleep(wait)
             self._host_next[host] = time.monotonic() + self.delay
 
-    async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
-    ) -> FetchedPage:
+    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchedPage:
         """GET ``url`` (conditionally if ``etag``/``last_modified`` are given); see the module doc."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
@@ -130,9 +128,7 @@ class Fetcher:
             async with slots:
                 await self._polite_wait(host)
                 try:
-                    page, retry_after = await asyncio.wait_for(
-                        self._get(url, headers), timeout=self.timeout * 2
-                    )
+                    page, retry_after = await asyncio.wait_for(self._get(url, headers), timeout=self.timeout * 2)
                 except TimeoutError:
                     page, retry_after, error = None, None, f"{url}: timed out after {self.timeout * 2:.0f} s"
                 except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -178,9 +174,7 @@ class Fetcher:
                 )
             declared = resp.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                raise FetchError(
-                    f"{url}: body of {int(declared)} bytes is over the {self.max_bytes}-byte cap"
-                )
+                raise FetchError(f"{url}: body of {int(declared)} bytes is over the {self.max_bytes}-byte cap")
             chunks: list[bytes] = []
             size = 0
             async for chunk in resp.aiter_bytes():

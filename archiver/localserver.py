@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 class StaticHandler(BaseHTTPRequestHandler):
     """Serves ``server.root``; subclasses may add routes by overriding :meth:`route`."""
 
-    server: StaticServer  # type: ignore[assignment]
+    server: StaticServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature

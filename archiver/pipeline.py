@@ -177,9 +177,7 @@ def execute(site: Site, jobs: list[PageJob], workers: int, on_outcome: Callable[
     # fork: workers start at once with every module already imported (spawn would re-import)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
     ctx = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_worker_init, initargs=(site, per_worker)
-    ) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(site, per_worker)) as pool:
         futures = [pool.submit(_worker_run, chunk) for chunk in chunks]
         for future in as_completed(futures):
             for outcome in future.result():
@@ -189,9 +187,7 @@ def execute(site: Site, jobs: list[PageJob], workers: int, on_outcome: Callable[
 # --- the run of one site (main process) ---------------------------------------------------------
 
 
-def _plan(
-    site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], trust: bool
-) -> list[PageJob]:
+def _plan(site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], trust: bool) -> list[PageJob]:
     jobs = []
     for url, rel in mapping.items():
         ps = state.pages.get(url)

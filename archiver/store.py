@@ -49,9 +49,7 @@ class ArchiveRepo:
         try:
             return cls(path, git.Repo(path))
         except (git.NoSuchPathError, git.InvalidGitRepositoryError):
-            raise StoreError(
-                f"{path}: no archive repository here (run 'archiver run' or 'archiver init')"
-            ) from None
+            raise StoreError(f"{path}: no archive repository here (run 'archiver run' or 'archiver init')") from None
 
     @classmethod
     def open_or_init(cls, path: Path) -> ArchiveRepo:
@@ -203,9 +201,7 @@ class ArchiveRepo:
         stats: list[FileStat] = []
         for line in out.splitlines():
             added, removed, path = line.split("\t", 2)
-            stats.append(
-                FileStat(path, int(added) if added != "-" else 0, int(removed) if removed != "-" else 0)
-            )
+            stats.append(FileStat(path, int(added) if added != "-" else 0, int(removed) if removed != "-" else 0))
         return stats
 
     def commit(self, message: str, author_name: str, author_email: str) -> str:
@@ -216,14 +212,10 @@ class ArchiveRepo:
             "GIT_COMMITTER_NAME": author_name,
             "GIT_COMMITTER_EMAIL": author_email,
         }
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=self.meta, suffix=".msg", delete=False
-        ) as fh:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=self.meta, suffix=".msg", delete=False) as fh:
             fh.write(message)
         try:
-            self._git(
-                "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", fh.name, env=env
-            )
+            self._git("-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", fh.name, env=env)
         finally:
             Path(fh.name).unlink(missing_ok=True)
         return self._git("rev-parse", "HEAD").strip()

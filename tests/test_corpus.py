@@ -39,7 +39,9 @@ def _archive(corpus: Path, tmp_path: Path) -> tuple[StaticServer, ArchiveRepo, P
     server = StaticServer(corpus / "v1")
     config = tmp_path / "sites.yaml"
     listed = "\n".join(f"      - {p}" for p in pages)
-    config.write_text(f"sites:\n  - name: {corpus.name}\n    base_url: {server.url}\n    retries: 0\n    pages:\n{listed}\n")
+    config.write_text(
+        f"sites:\n  - name: {corpus.name}\n    base_url: {server.url}\n    retries: 0\n    pages:\n{listed}\n"
+    )
     return server, ArchiveRepo.open_or_init(tmp_path / "archive-repo"), config
 
 
@@ -56,7 +58,9 @@ def test_v1_to_v2_touches_exactly_the_answer_key(corpus: Path, tmp_path: Path) -
         assert first.error is None and not first.failed, first
         v1_head = git(archive.path, "rev-parse", "HEAD").strip()
         v1_files = set(git(archive.path, "ls-files").split())
-        assert v1_files == {f"{corpus.name}/{relative_path(site.base_url, site.base_url + p)}" for p in manifest["pages"]["v1"]}
+        assert v1_files == {
+            f"{corpus.name}/{relative_path(site.base_url, site.base_url + p)}" for p in manifest["pages"]["v1"]
+        }
 
         server.root = corpus / "v2"
         second = run(config, archive).sites[0]
@@ -69,7 +73,8 @@ def test_v1_to_v2_touches_exactly_the_answer_key(corpus: Path, tmp_path: Path) -
         assert touched == md(expected["changed"]) | md(expected["added"]) | md(expected["removed"])
         assert not touched & md(expected["quiet"])
         status = dict(
-            line.split("\t", 1)[::-1] for line in git(archive.path, "diff", "--name-status", v1_head, "HEAD").splitlines()
+            line.split("\t", 1)[::-1]
+            for line in git(archive.path, "diff", "--name-status", v1_head, "HEAD").splitlines()
         )
         assert {p for p, s in status.items() if s == "A"} == md(expected["added"])
         assert {p for p, s in status.items() if s == "D"} == md(expected["removed"])

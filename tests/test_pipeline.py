@@ -30,7 +30,13 @@ def test_first_run_archives_every_page_in_one_commit(docs_server: FaultServer, a
     assert got["new.md"] is PageStatus.GONE  # listed but 404 and never archived: nothing to remove
     assert commit_count(archive.path) == 1
     files = set(git(archive.path, "ls-files").split())
-    assert files == {"docs/index.md", "docs/guide/index.md", "docs/guide/auth.md", "docs/reference/api.md", "docs/old.md"}
+    assert files == {
+        "docs/index.md",
+        "docs/guide/index.md",
+        "docs/guide/auth.md",
+        "docs/reference/api.md",
+        "docs/old.md",
+    }
     subject = git(archive.path, "log", "-1", "--format=%s")
     assert subject.startswith("docs: 5 pages changed (+")
     body = git(archive.path, "log", "-1", "--format=%b")
@@ -57,7 +63,9 @@ def test_unchanged_site_makes_no_commit_and_uses_conditional_gets(
     assert git(archive.path, "rev-parse", "HEAD") == head
     assert report.count(PageStatus.UNCHANGED) == 5
     conditional = [p for p, h in docs_server.request_headers if "If-None-Match" in h]
-    assert sorted(conditional) == sorted(["/index.html", "/guide/", "/guide/auth.html", "/reference/api.html", "/old.html"])
+    assert sorted(conditional) == sorted(
+        ["/index.html", "/guide/", "/guide/auth.html", "/reference/api.html", "/old.html"]
+    )
     assert git(archive.path, "status", "--porcelain") == ""
 
 

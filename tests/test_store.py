@@ -79,10 +79,9 @@ def test_remove_page_prunes_empty_folders(archive: ArchiveRepo) -> None:
 
 def test_lock_excludes_a_second_holder(archive: ArchiveRepo) -> None:
     other = ArchiveRepo.open(archive.path)
-    with archive.lock():
-        with pytest.raises(LockedError, match=rf"in use by another archiver run \(pid {os.getpid()}\)"):
-            with other.lock(wait=0.3):
-                pass
+    busy = rf"in use by another archiver run \(pid {os.getpid()}\)"
+    with archive.lock(), pytest.raises(LockedError, match=busy), other.lock(wait=0.3):
+        pass
     with other.lock():  # released when the first holder is done
         pass
 

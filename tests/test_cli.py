@@ -1,0 +1,134 @@
+"""Every command through Typer's CliRunner: exit codes, stdout vs stderr, messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import FaultServer, commit_count, git
+from typer.testing import CliRunner
+
+from archiver.cli import app
+
+
+def invoke(cli: CliRunner, *args: str):  # type: ignore[no-untyped-def]
+    return cli.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("command", ["init", "run", "status", "log", "diff", "demo"])
+def test_every_command_has_help(cli: CliRunner, command: str) -> None:
+    result = invoke(cli, command, "--help")
+    assert result.exit_code == 0
+    assert "Usage" in result.stdout
+
+
+def test_version(cli: CliRunner) -> None:
+    from archiver import __version__
+
+    result = invoke(cli, "--version")
+    assert result.exit_code == 0 and __version__ in result.stdout
+
+
+def test_init_writes_a_valid_sample_and_an_empty_archive(cli: CliRunner, tmp_path: Path) -> None:
+    config, repo = tmp_path / "sites.yaml", tmp_path / "archive-repo"
+    result = invoke(cli, "init", "--config", str(config), "--repo", str(repo))
+    assert result.exit_code == 0
+    assert "sites:" in config.read_text()
+    assert (repo / ".git").is_dir()
+    again = invoke(cli, "init", "--config", str(config), "--repo", str(repo))
+    assert "exists; left as it is" in again.stdout
+
+
+def test_run_status_log_diff(
+    cli: CliRunner, sites_yaml: Path, tmp_path: Path, docs_server: FaultServer, site_v2: Path
+) -> None:
+    repo = tmp_path / "archive-repo"
+    first = invoke(cli, "run", "--config", str(sites_yaml), "--repo", str(repo))
+    assert first.exit_code == 0, first.stderr
+    assert "docs" in first.stdout and "fetched" in first.stdout
+    docs_server.root = site_v2
+    second = invoke(cli, "run", "--config", str(sites_yaml), "--repo", str(repo))
+    assert second.exit_code == 0
+    assert "docs: changed guide/auth.md" in second.stderr  # plain progress lines off a terminal
+    assert "docs: removed old.md" in second.stderr
+
+    log = invoke(cli, "log", "docs", "--repo", str(repo))
+    assert log.exit_code == 0
+    head = git(repo, "rev-parse", "--short=10", "HEAD").strip()
+    assert head in log.stdout
+    numstat = git(repo, "show", "--numstat", "--format=", "HEAD").split()
+    plus, minus = sum(int(x) for x in numstat[0::3]), sum(int(x) for x in numstat[1::3])
+    assert f"3 files changed +{plus} −{minus}" in log.stdout
+
+    diff = invoke(cli, "diff", "docs", "--repo", str(repo))
+    assert diff.exit_code == 0
+    assert diff.stdout == git(
+        repo, "show", "--color=never", "--stat", "--patch", "--format=medium", "HEAD", "--", "docs/"
+    )
+    assert "+Send the `token` parameter" in diff.stdout
+
+    status = invoke(cli, "status", "--config", str(sites_yaml), "--repo", str(repo))
+    assert status.exit_code == 0
+    assert head in status.stdout
+
+
+def test_run_with_a_failing_page_exits_1_and_names_it(
+    cli: CliRunner, sites_yaml: Path, tmp_path: Path, docs_server: FaultServer
+) -> None:
+    docs_server.set_page("/guide/auth.html", b"down", status=500)
+    result = invoke(cli, "run", "--config", str(sites_yaml), "--repo", str(tmp_path / "r"))
+    assert result.exit_code == 1
+    assert f"failed {docs_server.url}guide/auth.html" in result.stderr and "HTTP 500" in result.stderr
+    status = invoke(cli, "status", "--config", str(sites_yaml), "--repo", str(tmp_path / "r"))
+    assert f"docs: failing {docs_server.url}guide/auth.html" in status.stdout
+
+
+def test_bad_config_is_one_line_with_file_and_line_exit_2(cli: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "sites.yaml"
+    config.write_text("sites:\n  - name: docs\n    base_url: http://127.0.0.1:1/\n    pagez: [a.html]\n")
+    repo = tmp_path / "archive-repo"
+    result = invoke(cli, "run", "--config", str(config), "--repo", str(repo))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{config}:4: sites[0].pagez: unknown field 'pagez'" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not repo.exists()  # nothing written
+
+
+def test_verbose_shows_the_traceback(cli: CliRunner, tmp_path: Path) -> None:
+    result = invoke(cli, "run", "--config", str(tmp_path / "missing.yaml"), "--verbose")
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and "config file not found" in result.stderr
+
+
+def test_unknown_site_is_a_usage_error(cli: CliRunner, sites_yaml: Path, tmp_path: Path) -> None:
+    result = invoke(cli, "run", "nosuch", "--config", str(sites_yaml), "--repo", str(tmp_path / "r"))
+    assert result.exit_code == 2
+    assert "unknown site 'nosuch' (sites in the config: docs)" in result.stderr
+
+
+def test_log_and_diff_of_unknown_site_exit_2(cli: CliRunner, sites_yaml: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    invoke(cli, "run", "--config", str(sites_yaml), "--repo", str(repo))
+    for args in (("log", "nosuch"), ("diff", "nosuch")):
+        result = invoke(cli, *args, "--repo", str(repo))
+        assert result.exit_code == 2
+        assert "no snapshots of site 'nosuch'" in result.stderr
+
+
+def test_log_without_archive_exit_3(cli: CliRunner, tmp_path: Path) -> None:
+    result = invoke(cli, "log", "--repo", str(tmp_path / "none"))
+    assert result.exit_code == 3
+    assert "no archive repository" in result.stderr
+
+
+def test_demo_runs_offline_and_shows_the_diff(cli: CliRunner, tmp_path: Path) -> None:
+    repo = tmp_path / "demo"
+    result = invoke(cli, "demo", "--repo", str(repo))
+    assert result.exit_code == 0, result.stderr
+    assert commit_count(repo) == 2
+    assert "-| Free | 120 |" in result.stdout and "+| Free | 60 |" in result.stdout
+    assert "acme: 4 pages changed" in result.stdout
+    # pages whose bytes changed only in chrome (build stamp, asset hash) are not in the diff
+    assert "acme/guide/auth.md" not in git(repo, "show", "--name-only", "--format=", "HEAD")
