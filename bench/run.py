@@ -84,6 +84,9 @@ def tool_env() -> dict[str, str]:
     env = dict(os.environ)
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
         env.pop(var, None)
+    # Start-up counts: let each tool cache its bytecode as an installed tool would, under bench/out/.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(OUT / "pycache")
     env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", EDITOR="true", VISUAL="true")
     return env
 

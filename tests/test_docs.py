@@ -1,0 +1,32 @@
+"""The README keeps up with the CLI: every command and every long option is documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+
+from archiver.cli import app
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+COMMANDS = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_command_is_in_the_readme_and_has_help(name: str) -> None:
+    assert f"archiver {name}" in README
+    assert COMMANDS[name].help
+
+
+@pytest.mark.parametrize(
+    "option",
+    sorted({opt for cmd in COMMANDS.values() for p in cmd.params for opt in p.opts if opt.startswith("--")}),
+)
+def test_long_option_is_in_the_readme(option: str) -> None:
+    assert option in README
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    ci = (Path(__file__).resolve().parents[1] / ".ci/run").read_text()
+    assert "scripts/test" in README and "exec bash scripts/test" in ci
