@@ -266,10 +266,13 @@ def demo(
         reports = run_demo(target)
         out.print(_summary_table(reports))
         snaps = history.snapshots(target, "acme")
-        out.print(f"\n[bold]$ git -C {target} log --stat acme/[/bold]  (archiver log acme)")
+        out.print(f"\n[bold]archiver log acme[/bold]  (the same as: git -C {target} log --numstat -- acme/)")
         for s in snaps:
-            out.print(f"{s.date[:19]}  {s.sha[:10]}  {s.subject}", highlight=False)
-        out.print(f"\n[bold]$ git -C {target} show HEAD -- acme/[/bold]  (archiver diff acme)\n")
+            n = len(s.files)
+            out.print(
+                f"{s.date[:19]}  {s.sha[:10]}  {n} files changed +{s.lines_added} −{s.lines_removed}  {s.subject}"
+            )
+        out.print(f"\n[bold]archiver diff acme[/bold]  (the same as: git -C {target} show HEAD -- acme/)\n")
         sys.stdout.flush()
         sys.stdout.write(history.diff(target, "acme", color=out.is_terminal))
         if repo:

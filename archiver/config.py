@@ -7,6 +7,7 @@ the field (``sites.yaml:7: sites[0].base_url: …``). The rest of the code only 
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,6 +27,7 @@ DEFAULT_STRIP = [
     "footer",
     "header nav",
     ".headerlink",
+    ".hash-link",
     "a.anchor",
     ".anchor-link",
     ".copybutton",
@@ -35,26 +37,37 @@ DEFAULT_STRIP = [
     ".sr-only",
 ]
 DEFAULT_AUTHOR = "archiver <archiver@localhost>"
-SITE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-AUTHOR = re.compile(r"^(?P<name>[^<>]+?)\s*<(?P<email>[^<>\s]+)>$")
+SITE_NAME = re.compile(r"\A[a-z0-9][a-z0-9._-]*\Z")
+AUTHOR = re.compile(r"\A(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+)>\Z")
 
 Seconds = Annotated[float, Field(ge=0)]
 
 
 def _check_http_url(value: str, what: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{what} must be an absolute http(s) URL, got {value!r}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise ValueError(f"{what} is not a valid URL ({exc}): {value!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an absolute http(s) URL with a host, got {value!r}")
     return value
 
 
-def _check_selectors(values: list[str]) -> list[str]:
-    for sel in values:
+def _selector_error(selectors: list[str]) -> tuple[int, str] | None:
+    for i, sel in enumerate(selectors):
         try:
             GenericTranslator().css_to_xpath(sel)
         except SelectorError as exc:
-            raise ValueError(f"invalid CSS selector {sel!r}: {exc}") from None
-    return values
+            return i, f"invalid CSS selector {sel!r}: {exc}"
+    return None
+
+
+def _resolved_path(url: str) -> str:
+    """The URL's path with dot segments resolved, also percent-encoded ones (as a server might)."""
+    path = re.sub("%2e", ".", urlsplit(url).path, flags=re.IGNORECASE)
+    resolved = posixpath.normpath("/" + path.lstrip("/"))
+    return resolved + "/" if path.endswith("/") and resolved != "/" else resolved
 
 
 class _Frozen(BaseModel):
@@ -91,6 +104,8 @@ class Site(_Frozen):
     @classmethod
     def _base_url(cls, v: str) -> str:
         _check_http_url(v, "base_url")
+        if urlsplit(v).query or urlsplit(v).fragment or "#" in v:
+            raise ValueError(f"base_url must not have a query or fragment, got {v!r}")
         # a base without a trailing slash would make urljoin drop its last segment
         return v if v.endswith("/") else v + "/"
 
@@ -99,18 +114,25 @@ class Site(_Frozen):
     def _sitemap(cls, v: str | None) -> str | None:
         return None if v is None else _check_http_url(v, "sitemap")
 
-    @field_validator("content", "strip")
-    @classmethod
-    def _selectors(cls, v: list[str]) -> list[str]:
-        return _check_selectors(v)
+    @model_validator(mode="after")
+    def _selectors(self) -> Site:
+        for name in ("content", "strip"):
+            problem = _selector_error(getattr(self, name))
+            if problem:
+                raise _FieldError((name, problem[0]), problem[1])
+        return self
 
     @model_validator(mode="after")
     def _pages_under_base(self) -> Site:
+        base_path = urlsplit(self.base_url).path
         for i, page in enumerate(self.pages):
             url = urljoin(self.base_url, page)
-            if not url.startswith(self.base_url):
+            if not url.startswith(self.base_url) or not _resolved_path(url).startswith(base_path):
                 raise _FieldError(("pages", i), f"page {page!r} resolves to {url}, outside base_url")
-            _check_http_url(url, "page")
+            try:
+                _check_http_url(url, "page")
+            except ValueError as exc:
+                raise _FieldError(("pages", i), str(exc)) from None
         return self
 
     def page_urls(self) -> list[str]:

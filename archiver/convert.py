@@ -25,7 +25,7 @@ from archiver.errors import ConvertError
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
 # shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 
 ALWAYS_STRIP = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "link", "meta")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
@@ -33,6 +33,7 @@ _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNOR
 _LANG_CLASS = re.compile(r"^(?:language|lang|highlight|sourceCode|brush:?)-?([A-Za-z0-9_+#.-]+)$")
 _NO_LANGUAGE = {"default", "none", "text", "plaintext", "nohighlight", "notranslate", "highlight", "source"}
 # query parameters that only bust caches; dropped from image and link URLs so a rebuild is no diff
+# (only on images: on a link, ?ver=2.1 may well be the point)
 _CACHE_BUSTERS = {"v", "ver", "version", "hash", "h", "cb", "t", "ts", "_", "rev", "cache"}
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
@@ -53,7 +54,7 @@ def detect_charset(body: bytes, content_type: str) -> str:
             name = name.decode("ascii") if isinstance(name, bytes) else name
             try:
                 "".encode(name)
-            except LookupError:
+            except (LookupError, UnicodeError):  # unknown, or a codec that cannot encode ("undefined")
                 continue
             return name
     return "utf-8"
@@ -61,7 +62,9 @@ def detect_charset(body: bytes, content_type: str) -> str:
 
 def decode(body: bytes, content_type: str) -> str:
     """Decode ``body`` with its declared charset, replacing bytes that don't fit."""
-    if b"\x00" in body[:65536] and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return body.decode("utf-16", errors="replace")  # the BOM says which byte order
+    if b"\x00" in body[:65536]:
         raise ConvertError("body is binary (contains NUL bytes), not a text page")
     if body.startswith(b"\xef\xbb\xbf"):
         return body[3:].decode("utf-8", errors="replace")
@@ -108,10 +111,16 @@ def normalise(text: str) -> str:
 
 
 def _strip_cache_busters(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a placeholder host like http://[your-host]/ in the docs' text
+        return url
     if not parts.query:
         return url
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in _CACHE_BUSTERS]
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if k.lower() not in _CACHE_BUSTERS]
+    if len(kept) == len(pairs):
+        return url
     return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
@@ -153,6 +162,18 @@ class _Converter(MarkdownConverter):
             table_infer_header=True,
         )
 
+    def convert_br(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        # Docusaurus ends each code line with <br> inside <pre>: that is a newline, not a hard break
+        if "pre" in parent_tags:
+            return "\n" + text
+        return str(super().convert_br(el, text, parent_tags))  # type: ignore[misc]
+
+    def convert_td(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return str(super().convert_td(el, text.replace("|", "\\|"), parent_tags))  # type: ignore[misc]
+
+    def convert_th(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return str(super().convert_th(el, text.replace("|", "\\|"), parent_tags))  # type: ignore[misc]
+
 
 _CONVERTER: _Converter | None = None
 
@@ -186,17 +207,19 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
     except (etree.ParserError, ValueError) as exc:
         raise ConvertError(f"cannot parse HTML: {exc}") from exc
     etree.strip_elements(doc, *ALWAYS_STRIP, etree.Comment, with_tail=False)
-    doc.make_links_absolute(url, resolve_base_href=True, handle_failures="ignore")
+    try:
+        doc.make_links_absolute(url, resolve_base_href=True, handle_failures="ignore")
+    except ValueError as exc:  # lxml refuses to set an attribute holding control characters
+        raise ConvertError(f"cannot resolve the page's links: {exc}") from exc
     content = _select_content(doc, rules.content)
     for sel in rules.strip:
         for el in content.cssselect(sel):
             if el is not content and el.getparent() is not None:
                 el.drop_tree()
-    for el in content.iter("img", "a"):
-        attr = "src" if el.tag == "img" else "href"
-        value = el.get(attr)
-        if value:
-            el.set(attr, _strip_cache_busters(value))
+    for el in content.iter("img"):
+        src = el.get("src")
+        if src:
+            el.set("src", _strip_cache_busters(src))
     title = _title(doc, content)
     fragment = lxml.html.tostring(content, encoding="unicode")
     if _CONVERTER is None:
@@ -232,6 +255,6 @@ def to_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> str:
     if kind == "json":
         try:
             return normalise(json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ConvertError(f"invalid JSON: {exc}") from exc
     return normalise(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import posixpath
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -83,6 +84,12 @@ class StaticServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), handler)
         self.root = root
         self._thread = threading.Thread(target=self.serve_forever, name="static-server", daemon=True)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Stay quiet when a client disconnects mid-answer (timeouts and kills are the point here)."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     @property
     def url(self) -> str:

@@ -23,7 +23,7 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Iterable
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
 KEEP_EXTENSIONS = (".md", ".mdx", ".txt", ".json")
 HTML_EXTENSIONS = (".html", ".htm", ".xhtml", ".shtml", ".php", ".asp", ".aspx")
@@ -54,6 +54,37 @@ def _with_suffix(path: str, tag: str) -> str:
     return f"{head}/{name}" if head else name
 
 
+def _segments(base_url: str, url: str) -> tuple[list[str], bool]:
+    """The URL's path segments relative to the base (still percent-encoded), and if it is a folder."""
+    base_path = urlsplit(base_url).path or "/"
+    # decode %2e first so encoded dot segments are resolved too, then resolve against the root
+    raw = _DOT_SEGMENT.sub(".", urlsplit(url).path or "/")
+    directory = raw.endswith(("/", "/.", "/.."))
+    path = re.sub(r"/{2,}", "/", posixpath.normpath("/" + raw.lstrip("/")))
+    if path.startswith(base_path):
+        path = path[len(base_path) :]
+    elif path + "/" == base_path:
+        path = ""
+    segments = [s for s in path.split("/") if s not in ("", ".", "..")]
+    return segments, directory or not segments
+
+
+def page_key(base_url: str, url: str) -> str:
+    """What makes two URLs one page: ``guide/``, ``guide/index.html`` and ``guide/index.htm`` share it.
+
+    Exact bytes count (``%E9`` and ``%E8`` differ), so only true variants are merged; names that
+    merely sanitise alike get told apart by :func:`assign_paths` instead.
+    """
+    segments, directory = _segments(base_url, url)
+    canon = [quote(unquote_to_bytes(s), safe="") for s in segments]
+    if directory:
+        canon.append("index")
+    elif canon[-1].lower().endswith(HTML_EXTENSIONS):
+        canon[-1] = canon[-1].rsplit(".", 1)[0]
+    query = urlsplit(url).query
+    return "/".join(canon) + (f"?{query}" if query else "")
+
+
 def relative_path(base_url: str, url: str) -> str:
     """The natural file path of ``url`` inside its site's folder (before clash resolution).
 
@@ -62,19 +93,8 @@ def relative_path(base_url: str, url: str) -> str:
     >>> relative_path("https://x.org/docs/", "https://x.org/docs/%2e%2e/%2e%2e/etc/passwd")
     'etc/passwd.md'
     """
-    base_path = urlsplit(base_url).path or "/"
-    parts = urlsplit(url)
-    # decode %2e first so encoded dot segments are resolved too, then resolve against the root
-    raw = _DOT_SEGMENT.sub(".", parts.path or "/")
-    directory = raw.endswith("/") or raw.endswith("/.") or raw.endswith("/..")
-    path = posixpath.normpath("/" + raw.lstrip("/"))
-    path = re.sub(r"/{2,}", "/", path)
-    if path.startswith(base_path) or path + "/" == base_path:
-        path = path[len(base_path) :] if path.startswith(base_path) else ""
-    else:
-        path = path.lstrip("/")
-    segments = [s for s in path.split("/") if s not in ("", ".", "..")]
-    if directory or not segments:
+    segments, directory = _segments(base_url, url)
+    if directory:
         segments.append("index")
     segments = [_safe_segment(s) for s in segments]
     last = segments[-1]
@@ -85,26 +105,25 @@ def relative_path(base_url: str, url: str) -> str:
         last = last + ".md"
     segments[-1] = last
     rel = "/".join(segments)
-    if parts.query:
-        rel = _with_suffix(rel, _short_hash(parts.query))
+    query = urlsplit(url).query
+    if query:
+        rel = _with_suffix(rel, _short_hash(query))
     return rel
 
 
 def assign_paths(base_url: str, urls: Iterable[str]) -> dict[str, str]:
     """Map each URL to a unique, safe path inside the site folder (see the module docstring).
 
-    URLs that map to the same natural path (``guide/`` and ``guide/index.html``) are the same page:
-    only the first one listed is kept.
+    URLs that are the same page (same :func:`page_key`: ``guide/`` and ``guide/index.html``)
+    are fetched once: only the first one listed is kept.
     """
     natural: dict[str, str] = {}
-    seen_paths: set[str] = set()
+    keys: set[str] = set()
     for url in urls:
-        rel = relative_path(base_url, url)
-        if rel in seen_paths:
-            continue
-        seen_paths.add(rel)
-        natural[url] = rel
-    # case-insensitive clashes and file/folder clashes
+        key = page_key(base_url, url)
+        if key not in keys:
+            keys.add(key)
+            natural[url] = relative_path(base_url, url)
     folders: set[str] = set()
     for p in natural.values():
         parts = p.lower().split("/")
@@ -113,13 +132,23 @@ def assign_paths(base_url: str, urls: Iterable[str]) -> dict[str, str]:
     for url, rel in natural.items():
         groups.setdefault(rel.lower(), []).append(url)
     out: dict[str, str] = {}
+    tagged: list[str] = []
     for key, members in groups.items():
         members.sort()
         for i, url in enumerate(members):
-            rel = natural[url]
             if i > 0 or key in folders:
-                rel = _with_suffix(rel, _short_hash(url))
-            out[url] = rel
+                tagged.append(url)
+            else:
+                out[url] = natural[url]
+    used = {p.lower() for p in out.values()} | folders
+    for url in tagged:
+        n = 0
+        rel = _with_suffix(natural[url], _short_hash(url))
+        while rel.lower() in used:  # a tag may equal another URL's natural path: tag again
+            n += 1
+            rel = _with_suffix(natural[url], _short_hash(f"{url}#{n}"))
+        used.add(rel.lower())
+        out[url] = rel
     return {url: out[url] for url in natural}
 
 

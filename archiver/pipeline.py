@@ -119,6 +119,9 @@ async def process_page(fetcher: Fetcher, job: PageJob, rules: Rules) -> PageOutc
         markdown = to_markdown(page.body, page.content_type, job.url, rules)
     except ConvertError as exc:
         return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: {exc}")
+    except Exception as exc:  # a converter bug must cost one page, never the site's run
+        logger.exception("converting %s failed", job.url)
+        return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: cannot convert: {type(exc).__name__}: {exc}")
     return PageOutcome(job, OutcomeKind.CONVERTED, markdown=markdown, final_url=page.final_url, **common)
 
 

@@ -229,3 +229,16 @@ def test_broken_sitemap_fails_the_site_and_removes_nothing(docs_server: FaultSer
     assert report.error is not None and "malformed sitemap" in report.error
     assert (archive.path / "docs/old.md").exists()
     assert report.commit is None
+
+
+def test_wrong_charset_is_handled_not_fatal(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    # the header claims UTF-8 but the bytes are Latin-1: stored with replacement characters
+    docs_server.set_page("/index.html", "<main><p>café</p></main>".encode("latin-1"), ctype="text/html; charset=utf-8")
+    # no header charset, a <meta> one: honoured
+    docs_server.set_page(
+        "/old.html", '<meta charset="iso-8859-1"><main><p>naïve</p></main>'.encode("latin-1"), ctype="text/html"
+    )
+    report = run(make_config(make_site(docs_server.url)), archive, workers=1).sites[0]
+    assert not report.failed
+    assert "caf\ufffd" in (archive.path / "docs/index.md").read_text()
+    assert "naïve" in (archive.path / "docs/old.md").read_text()
