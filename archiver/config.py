@@ -70,6 +70,36 @@ def _resolved_path(url: str) -> str:
     return resolved + "/" if path.endswith("/") and resolved != "/" else resolved
 
 
+_EVERY = re.compile(r"\Aevery\s+(?P<n>\d+)\s*(?P<unit>s|m|h|d)\Z")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_every(value: str) -> int | None:
+    """Seconds for ``every 6h`` / ``every 30m`` / ``every 1d`` / ``every 90s``; None if not that form."""
+    m = _EVERY.match(value.strip())
+    return int(m.group("n")) * _UNIT_SECONDS[m.group("unit")] if m else None
+
+
+def check_schedule(value: str) -> str:
+    """Accept ``every <n><s|m|h|d>`` or a 5-field cron expression (validated by APScheduler)."""
+    every = parse_every(value)
+    if every is not None:
+        if every < 1:
+            raise ValueError(f"schedule {value!r}: the interval must be at least 1 second")
+        return value.strip()
+    # APScheduler parses the cron expression here too (its only use outside scheduler.py), so a
+    # typo is a config error at load time, not a surprise when the daemon first schedules the job
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value.strip())
+    except ValueError as exc:
+        raise ValueError(
+            f"schedule {value!r} is neither 'every <n>s|m|h|d' nor a valid cron expression: {exc}"
+        ) from None
+    return value.strip()
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -92,6 +122,15 @@ class Site(_Frozen):
     max_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
     max_redirects: Annotated[int, Field(ge=0, le=50)] = 10
     remove_after: Annotated[int, Field(ge=1)] = 1
+    # scheduling (archiver daemon) and notifications
+    schedule: str | None = None  # cron ("0 */6 * * *") or "every 6h"; default: the config's schedule
+    jitter: Seconds = 0.0  # up to this many seconds of random delay per scheduled run
+    notify: list[str] = Field(default_factory=list)  # Apprise URLs, in addition to the config's
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str | None) -> str | None:
+        return None if v is None else check_schedule(v)
 
     @field_validator("name")
     @classmethod
@@ -150,6 +189,16 @@ class Config(_Frozen):
 
     sites: list[Site]
     author: str = DEFAULT_AUTHOR
+    schedule: str = "0 */6 * * *"  # the default for sites without their own (archiver daemon)
+    remote: str | None = None  # push the archive here after each commit (a URL or a remote's name)
+    notify: list[str] = Field(default_factory=list)  # Apprise URLs told about every site's changes
+    notify_failures_after: Annotated[int, Field(ge=1)] = 3  # failing runs in a row before a page alert
+    web_url: str | None = None  # commit link template for feeds/reports, e.g. https://git.example/c/{sha}
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        return check_schedule(v)
 
     @field_validator("author")
     @classmethod
