@@ -109,6 +109,7 @@ def measure(
         try:
             # wait4 rather than proc.wait(): it also gives the rusage of this child (and what it reaped).
             _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
         except BaseException:
             kill()
             proc.wait()
@@ -117,7 +118,6 @@ def measure(
             timer.cancel()
             sampler.stopped.set()
             sampler.join()
-        wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     # Leftover descendants (daemonised workers...) must not outlive the measurement.
     with contextlib.suppress(ProcessLookupError):

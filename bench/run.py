@@ -84,9 +84,8 @@ def tool_env() -> dict[str, str]:
     env = dict(os.environ)
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
         env.pop(var, None)
-    # Start-up counts: let each tool cache its bytecode as an installed tool would, under bench/out/.
+    # Start-up counts: a tool caches its bytecode, as a pip-installed one has it (this machine turns it off).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(OUT / "pycache")
     env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", EDITOR="true", VISUAL="true")
     return env
 
@@ -455,6 +454,7 @@ def machine_info() -> dict[str, Any]:
         "cpu": cpu,
         "platform": platform.platform(),
         "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg(),
     }
 
 
@@ -508,6 +508,8 @@ def main() -> int:
     edit = args.edit_page if args.edit_page in pages else pages[len(pages) // 2]
     res = Results(pages=len(pages), edit_page=edit, machine=machine_info())
     print(f"{len(pages)} pages from {DOCS_SRC}; the edit run changes {edit}")
+    if os.getloadavg()[0] > 0.5:
+        print(f"warning: the machine is busy (load average {os.getloadavg()[0]:.2f}): expect noisy figures")
 
     page_cost = None
     if "markdownify" in only:
