@@ -17,11 +17,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import lxml.html
-from bs4 import BeautifulSoup
 from lxml import etree
-from markdownify import MarkdownConverter
 
 from archiver.errors import ConvertError
+from archiver.markdown import fragment_to_markdown
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
 # shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).
@@ -30,8 +29,6 @@ CONVERTER_VERSION = "2"
 ALWAYS_STRIP = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "link", "meta")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
-_LANG_CLASS = re.compile(r"^(?:language|lang|highlight|sourceCode|brush:?)-?([A-Za-z0-9_+#.-]+)$")
-_NO_LANGUAGE = {"default", "none", "text", "plaintext", "nohighlight", "notranslate", "highlight", "source"}
 # query parameters that only bust caches; dropped from image and link URLs so a rebuild is no diff
 # (only on images: on a link, ?ver=2.1 may well be the point)
 _CACHE_BUSTERS = {"v", "ver", "version", "hash", "h", "cb", "t", "ts", "_", "rev", "cache"}
@@ -124,60 +121,6 @@ def _strip_cache_busters(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
-def _code_language(el: Any) -> str:
-    """The language of a ``<pre>`` block, from classes on it, its ``<code>``, or its ancestors."""
-    candidates = [el]
-    code = el.find("code")
-    if code is not None:
-        candidates.append(code)
-    parent = el.parent
-    for _ in range(3):
-        if parent is None:
-            break
-        candidates.append(parent)
-        parent = parent.parent
-    for node in candidates:
-        for cls in node.get("class") or []:
-            m = _LANG_CLASS.match(cls)
-            if m and m.group(1).lower() not in _NO_LANGUAGE:
-                return m.group(1).lower()
-        lang = node.get("data-lang") or node.get("data-language")
-        if lang:
-            return str(lang).lower()
-    return ""
-
-
-class _Converter(MarkdownConverter):
-    """markdownify with our options fixed."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            heading_style="ATX",
-            bullets="-",
-            code_language_callback=_code_language,
-            escape_underscores=False,
-            escape_asterisks=True,
-            strong_em_symbol="*",
-            newline_style="backslash",
-            table_infer_header=True,
-        )
-
-    def convert_br(self, el: Any, text: str, parent_tags: set[str]) -> str:
-        # Docusaurus ends each code line with <br> inside <pre>: that is a newline, not a hard break
-        if "pre" in parent_tags:
-            return "\n" + text
-        return str(super().convert_br(el, text, parent_tags))  # type: ignore[misc]
-
-    def convert_td(self, el: Any, text: str, parent_tags: set[str]) -> str:
-        return str(super().convert_td(el, text.replace("|", "\\|"), parent_tags))  # type: ignore[misc]
-
-    def convert_th(self, el: Any, text: str, parent_tags: set[str]) -> str:
-        return str(super().convert_th(el, text.replace("|", "\\|"), parent_tags))  # type: ignore[misc]
-
-
-_CONVERTER: _Converter | None = None
-
-
 def _select_content(doc: Any, selectors: tuple[str, ...]) -> Any:
     for sel in selectors:
         found = doc.cssselect(sel)
@@ -201,7 +144,6 @@ def _title(doc: Any, content: Any) -> str:
 
 def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
     """Convert an HTML page to ``(title, markdown body)``; links and images become absolute."""
-    global _CONVERTER
     try:
         doc: lxml.html.HtmlElement = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError) as exc:
@@ -221,11 +163,7 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
         if src:
             el.set("src", _strip_cache_busters(src))
     title = _title(doc, content)
-    fragment = lxml.html.tostring(content, encoding="unicode")
-    if _CONVERTER is None:
-        _CONVERTER = _Converter()
-    markdown = _CONVERTER.convert_soup(BeautifulSoup(fragment, "lxml"))
-    return title, markdown
+    return title, fragment_to_markdown(lxml.html.tostring(content, encoding="unicode"))
 
 
 def _front_matter(title: str, url: str) -> str:

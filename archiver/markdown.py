@@ -1,0 +1,78 @@
+"""markdownify, configured for archiver: the only module that imports markdownify and bs4.
+
+They are imported on first use, so a run where nothing changed (every page a 304, or a
+byte-identical body) never pays for loading them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+_LANG_CLASS = re.compile(r"^(?:language|lang|highlight|sourceCode|brush:?)-?([A-Za-z0-9_+#.-]+)$")
+_NO_LANGUAGE = {"default", "none", "text", "plaintext", "nohighlight", "notranslate", "highlight", "source"}
+
+
+def _code_language(el: Any) -> str:
+    """The language of a ``<pre>`` block, from classes on it, its ``<code>``, or its ancestors."""
+    candidates = [el]
+    code = el.find("code")
+    if code is not None:
+        candidates.append(code)
+    parent = el.parent
+    for _ in range(3):
+        if parent is None:
+            break
+        candidates.append(parent)
+        parent = parent.parent
+    for node in candidates:
+        for cls in node.get("class") or []:
+            m = _LANG_CLASS.match(cls)
+            if m and m.group(1).lower() not in _NO_LANGUAGE:
+                return m.group(1).lower()
+        lang = node.get("data-lang") or node.get("data-language")
+        if lang:
+            return str(lang).lower()
+    return ""
+
+
+@functools.cache
+def _converter() -> Any:
+    from markdownify import MarkdownConverter
+
+    class _Converter(MarkdownConverter):
+        """markdownify with our options fixed."""
+
+        def __init__(self) -> None:
+            super().__init__(
+                heading_style="ATX",
+                bullets="-",
+                code_language_callback=_code_language,
+                escape_underscores=False,
+                escape_asterisks=True,
+                strong_em_symbol="*",
+                newline_style="backslash",
+                table_infer_header=True,
+            )
+
+        def convert_br(self, el: Any, text: str, parent_tags: set[str]) -> str:
+            # Docusaurus ends each code line with <br> inside <pre>: that is a newline, not a hard break
+            if "pre" in parent_tags:
+                return "\n" + text
+            return str(super().convert_br(el, text, parent_tags))  # type: ignore[misc]
+
+        def convert_td(self, el: Any, text: str, parent_tags: set[str]) -> str:
+            return str(super().convert_td(el, text.replace("|", "\\|"), parent_tags))  # type: ignore[misc]
+
+        def convert_th(self, el: Any, text: str, parent_tags: set[str]) -> str:
+            return str(super().convert_th(el, text.replace("|", "\\|"), parent_tags))  # type: ignore[misc]
+
+    return _Converter()
+
+
+def fragment_to_markdown(fragment: str) -> str:
+    """Convert an HTML fragment (the page's content element, already pruned) to Markdown."""
+    from bs4 import BeautifulSoup
+
+    return str(_converter().convert_soup(BeautifulSoup(fragment, "lxml")))
