@@ -7,6 +7,7 @@ repository could not be used (locked by another run, unwritable, not a repositor
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -152,29 +153,41 @@ def run_cmd(
     workers: Annotated[int, typer.Option(help="Worker processes for fetch + convert (default: cores).")] = 0,
     wait: Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")] = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary and errors.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of the table.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Fetch every page of the sites, store them as Markdown, commit once per changed site."""
-    from archiver.pipeline import run as run_pipeline  # heavy imports only for commands that need them
+    """Fetch every page of the sites, store them as Markdown, commit once per changed site, push."""
+    from archiver.notify import notify_run
+    from archiver.publish import run_and_push  # heavy imports only for commands that need them
 
     _setup_logging(verbose)
     with _reported(verbose):
         cfg = load_config(config)
         selected = cfg.select(sites or [])
         archive = ArchiveRepo.open_or_init(repo)
-        progress = _Progress(quiet)
+        progress = _Progress(quiet or as_json)
         try:
-            report = run_pipeline(cfg, archive, selected, workers=workers or None, progress=progress, wait=wait)
+            report = run_and_push(cfg, archive, selected, workers=workers or None, progress=progress, wait=wait)
         finally:
             progress.stop()
-    out.print(_summary_table(report.sites))
+        notify_run(cfg, archive, report)  # digests and failure alerts; never fails the run
+    code = EXIT_FAILED if report.failed or report.push_failed else EXIT_OK
+    if as_json:
+        sys.stdout.write(json.dumps({**report.to_dict(), "exit_code": code}, indent=2) + "\n")
+    else:
+        out.print(_summary_table(report.sites))
+    if report.push and report.push.ok and not (quiet or as_json):
+        pushed = f"sent {report.push.commit[:10]}" if report.push.pushed and report.push.commit else "up to date"
+        out.print(f"pushed to {report.push.remote}: {pushed}", highlight=False)
+    if report.push and report.push.error:
+        err.print(f"[red]push[/red]: {report.push.error}", highlight=False, soft_wrap=True)
     for site in report.sites:
         if site.error:
             err.print(f"[red]{site.site}[/red]: {site.error}", highlight=False, soft_wrap=True)
         for r in site.results:
             if r.status is PageStatus.FAILED:
                 err.print(f"[red]{site.site}[/red]: failed {r.url}: {r.error}", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_FAILED if report.failed else EXIT_OK)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -192,6 +205,11 @@ def status(
         table = Table(title="archiver status", title_justify="left")
         for col in ("site", "last run (UTC)", "pages", "changed", "failed", "last commit"):
             table.add_column(col)
+        from archiver.scheduler import read_next_runs
+
+        next_runs = read_next_runs(archive)  # only while archiver daemon runs
+        if next_runs is not None:
+            table.add_column("next run (UTC)")
         failing: list[tuple[str, str, str]] = []
         for site in cfg.sites:
             state = store.load(site.name)
@@ -205,50 +223,12 @@ def status(
                 str(changed),
                 str(last.get("failed", 0)),
                 commit[0].sha[:10] + " " + commit[0].date[:10] if commit else "-",
+                *([next_runs.get(site.name, "-")[:19].replace("T", " ")] if next_runs is not None else []),
             )
             failing += [(site.name, url, p.error or "") for url, p in sorted(state.pages.items()) if p.failures]
         out.print(table)
         for name, url, error in failing:
             out.print(f"{name}: failing {url}: {error}", highlight=False, soft_wrap=True)
-
-
-@app.command()
-def log(
-    site: Annotated[str | None, typer.Argument(help="Only this site's snapshots.")] = None,
-    repo: RepoOpt = Path("archive-repo"),
-    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many snapshots.")] = 50,
-    verbose: VerboseOpt = False,
-) -> None:
-    """Snapshots, newest first: date, commit, files changed and lines added/removed."""
-    _setup_logging(verbose)
-    with _reported(verbose):
-        if site and site not in history.sites_in(repo):
-            raise HistoryError(f"no snapshots of site {site!r} in {repo}")
-        snaps = history.snapshots(repo, site, limit=limit)
-    table = Table(title=f"snapshots of {site or 'all sites'}", title_justify="left")
-    for col in ("date", "commit", "changes", "subject"):
-        table.add_column(col)
-    for s in snaps:
-        n = len(s.files)
-        changes = (
-            f"{n} file{'s' if n != 1 else ''} changed [green]+{s.lines_added}[/green] [red]−{s.lines_removed}[/red]"
-        )
-        table.add_row(s.date.replace("T", " ")[:19], s.sha[:10], changes, s.subject)
-    out.print(table)
-
-
-@app.command()
-def diff(
-    site: Annotated[str, typer.Argument(help="The site.")],
-    rev: Annotated[str | None, typer.Argument(help="A commit (default: the latest) or a range A..B.")] = None,
-    repo: RepoOpt = Path("archive-repo"),
-    verbose: VerboseOpt = False,
-) -> None:
-    """What changed in a snapshot of SITE: the same patch as git show / git diff."""
-    _setup_logging(verbose)
-    with _reported(verbose):
-        text = history.diff(repo, site, rev, color=out.is_terminal)
-    sys.stdout.write(text)
 
 
 @app.command()
@@ -292,6 +272,13 @@ def _main(
     ] = False,
 ) -> None:
     """Track how documentation websites change: snapshot docs as Markdown into a git repository."""
+
+
+# the commands for running unattended (daemon, systemd) live in their own module and register on ``app``
+from archiver import cli_unattended  # noqa: E402, F401, I001
+
+# the read-side commands (log, show, diff, history, report) too
+from archiver import cli_history  # noqa: E402, F401, I001
 
 
 def main() -> None:

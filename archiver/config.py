@@ -11,7 +11,7 @@ import posixpath
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import yaml
@@ -87,12 +87,12 @@ def check_schedule(value: str) -> str:
         if every < 1:
             raise ValueError(f"schedule {value!r}: the interval must be at least 1 second")
         return value.strip()
-    # APScheduler parses the cron expression here too (its only use outside scheduler.py), so a
-    # typo is a config error at load time, not a surprise when the daemon first schedules the job
-    from apscheduler.triggers.cron import CronTrigger
+    # the daemon's own trigger is built here too, so a typo is a config error at load time, not a
+    # surprise when the daemon first schedules the job
+    from archiver.schedules import cron_trigger
 
     try:
-        CronTrigger.from_crontab(value.strip())
+        cron_trigger(value.strip())
     except ValueError as exc:
         raise ValueError(
             f"schedule {value!r} is neither 'every <n>s|m|h|d' nor a valid cron expression: {exc}"
@@ -104,15 +104,52 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+class Crawl(_Frozen):
+    """Follow links from start pages, staying under the site's base_url."""
+
+    start: list[str] = Field(default_factory=lambda: [""])  # relative to base_url; default: base_url itself
+    max_pages: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    max_depth: Annotated[int, Field(ge=0, le=100)] = 20
+    query: Literal["drop", "sort", "keep"] = "drop"  # what to do with ?query strings in links
+
+
+class Ignore(_Frozen):
+    """Per-site noise rules applied before a page is written."""
+
+    selectors: list[str] = Field(default_factory=list)  # CSS selectors to remove (like ``strip``)
+    lines: list[str] = Field(default_factory=list)  # regexes: Markdown lines that match are dropped
+    mask: list[str] = Field(default_factory=list)  # regexes: matching text is replaced by "…"
+
+    @field_validator("lines", "mask")
+    @classmethod
+    def _regexes(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return v
+
+
 class Site(_Frozen):
     """One documentation site to watch. Everything but ``name`` and ``base_url`` has a default."""
 
     name: str
     base_url: str
+    # discovery (combinable): explicit pages, a sitemap, an llms.txt, a crawl; then include/exclude
     pages: list[str] = Field(default_factory=list)
     sitemap: str | None = None
-    content: list[str] = Field(default_factory=lambda: list(DEFAULT_CONTENT))
+    llms_txt: str | None = None
+    crawl: Crawl | None = None
+    include: list[str] = Field(default_factory=list)  # globs on the path under base_url, or "re:<regex>"
+    exclude: list[str] = Field(default_factory=list)
+    robots: bool = True  # obey the host's robots.txt
+    # content
+    content: list[str] = Field(default_factory=list)  # empty: the generator's defaults, then DEFAULT_CONTENT
     strip: list[str] = Field(default_factory=list)
+    ignore: Ignore = Field(default_factory=Ignore)
+    generator_defaults: bool = True  # detect Sphinx, MkDocs, Docusaurus… and strip their chrome
+    prefer_markdown: bool = False  # try the page's Markdown twin (<url>.md, <dir>/index.md) first
     # politeness and limits
     concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     delay: Seconds = 0.0
@@ -121,7 +158,7 @@ class Site(_Frozen):
     retries: Annotated[int, Field(ge=0, le=10)] = 2
     max_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
     max_redirects: Annotated[int, Field(ge=0, le=50)] = 10
-    remove_after: Annotated[int, Field(ge=1)] = 1
+    remove_after: Annotated[int, Field(ge=1)] = 2  # runs in a row a page must be gone before it is removed
     # scheduling (archiver daemon) and notifications
     schedule: str | None = None  # cron ("0 */6 * * *") or "every 6h"; default: the config's schedule
     jitter: Seconds = 0.0  # up to this many seconds of random delay per scheduled run
@@ -148,17 +185,35 @@ class Site(_Frozen):
         # a base without a trailing slash would make urljoin drop its last segment
         return v if v.endswith("/") else v + "/"
 
-    @field_validator("sitemap")
+    @field_validator("sitemap", "llms_txt")
     @classmethod
     def _sitemap(cls, v: str | None) -> str | None:
-        return None if v is None else _check_http_url(v, "sitemap")
+        return None if v is None else _check_http_url(v, "URL")
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _patterns(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            if pattern.startswith("re:"):
+                try:
+                    re.compile(pattern[3:])
+                except re.error as exc:
+                    raise ValueError(f"invalid regular expression {pattern[3:]!r}: {exc}") from None
+        return v
 
     @model_validator(mode="after")
     def _selectors(self) -> Site:
-        for name in ("content", "strip"):
-            problem = _selector_error(getattr(self, name))
+        for loc, selectors in (
+            (("content",), self.content),
+            (("strip",), self.strip),
+            (
+                ("ignore", "selectors"),
+                self.ignore.selectors,
+            ),
+        ):
+            problem = _selector_error(selectors)
             if problem:
-                raise _FieldError((name, problem[0]), problem[1])
+                raise _FieldError((*loc, problem[0]), problem[1])
         return self
 
     @model_validator(mode="after")
@@ -177,6 +232,11 @@ class Site(_Frozen):
     def page_urls(self) -> list[str]:
         """The explicitly listed pages as absolute URLs, in order, without duplicates."""
         return list(dict.fromkeys(urljoin(self.base_url, p) for p in self.pages))
+
+    @property
+    def discovers(self) -> bool:
+        """True if pages come from somewhere else than the explicit list (needs requests to find)."""
+        return bool(self.sitemap or self.llms_txt or self.crawl)
 
     @property
     def strip_selectors(self) -> list[str]:
@@ -199,6 +259,19 @@ class Config(_Frozen):
     @classmethod
     def _schedule(cls, v: str) -> str:
         return check_schedule(v)
+
+    @field_validator("remote")
+    @classmethod
+    def _remote(cls, v: str | None) -> str | None:
+        # a password here would end up in .git/config and in logs; git has better places for it
+        if v is not None and re.match(r"\A[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]*:[^/@\s]*@", v.strip()):
+            raise ValueError(
+                "remote must not contain a password: keep credentials in a git credential helper "
+                "or the environment (e.g. GIT_ASKPASS), and give the URL without them"
+            )
+        if v is not None and not v.strip():
+            raise ValueError("remote must be a URL, a path or a git remote's name, not empty")
+        return None if v is None else v.strip()
 
     @field_validator("author")
     @classmethod
@@ -258,6 +331,10 @@ class _FieldError(ValueError):
 Loc = tuple[str | int, ...]
 
 
+# libyaml's loader when PyYAML was built with it: several times faster on a long page list
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: str) -> Any:
     """Turn a composed YAML node into Python data, recording the line of every key and item."""
     lines.setdefault(loc, node.start_mark.line + 1)
@@ -303,7 +380,12 @@ def _describe(err: ErrorDetails) -> tuple[Loc, str]:
         return loc + inner.loc, inner.message
     if err["type"] == "extra_forbidden":
         parent = loc[:-1]
-        model = Site if len(parent) == 2 and parent[0] == "sites" else Config
+        nested: dict[str, type[BaseModel]] = {"crawl": Crawl, "ignore": Ignore}
+        model: type[BaseModel] = Config
+        if len(parent) == 2 and parent[0] == "sites":
+            model = Site
+        elif len(parent) == 3 and parent[0] == "sites" and str(parent[2]) in nested:
+            model = nested[str(parent[2])]
         allowed = ", ".join(model.model_fields)
         return loc, f"unknown field {loc[-1]!r} (allowed: {allowed})"
     if err["type"] == "value_error":
@@ -316,7 +398,7 @@ def _describe(err: ErrorDetails) -> tuple[Loc, str]:
 def parse_config(text: str, path: str = "sites.yaml") -> Config:
     """Parse and validate config text; ``path`` is only used in messages."""
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         try:
             node = loader.get_single_node()
             lines: dict[Loc, int] = {}

@@ -19,12 +19,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import lxml.html
 from lxml import etree
 
-from archiver.errors import ConvertError
+from archiver import generators
+from archiver.config import DEFAULT_CONTENT
+from archiver.errors import ConvertError, NotAPageError
 from archiver.markdown import fragment_to_markdown
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
 # shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).
-CONVERTER_VERSION = "2"
+CONVERTER_VERSION = "3"
 
 ALWAYS_STRIP = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "link", "meta")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
@@ -37,10 +39,27 @@ _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """How to turn one site's HTML into Markdown."""
+    """How to turn one site's pages into Markdown.
+
+    ``content`` empty means: the detected generator's content selectors, then the defaults.
+    """
 
     content: tuple[str, ...]
     strip: tuple[str, ...]
+    drop_lines: tuple[str, ...] = ()  # regexes; a Markdown line that matches one is dropped
+    mask: tuple[str, ...] = ()  # regexes; matching text becomes "…"
+    presets: bool = True  # use the generator presets (generators.py)
+
+
+_CHALLENGE_TITLE = re.compile(
+    r"^\s*(just a moment|attention required|checking your browser|verify you are human|access denied|"
+    r"please wait while we verify|ddos-guard)",
+    re.IGNORECASE,
+)
+_CHALLENGE_MARKUP = (
+    "//script[contains(@src, '/cdn-cgi/challenge-platform')] | //*[@id='challenge-form'] | "
+    "//*[@id='cf-challenge-running'] | //*[contains(@class, 'g-recaptcha')] | //*[contains(@class, 'h-captcha')]"
+)
 
 
 def detect_charset(body: bytes, content_type: str) -> str:
@@ -142,19 +161,37 @@ def _title(doc: Any, content: Any) -> str:
     return ""
 
 
+def _refuse_non_page(doc: Any) -> None:
+    """A 200 that is really a bot challenge is a failed fetch, never a snapshot."""
+    title = doc.find(".//head/title")
+    if title is not None and _CHALLENGE_TITLE.match(title.text_content() or ""):
+        raise ConvertError(f"a bot challenge or block page, not the docs (title {title.text_content().strip()!r})")
+    if doc.xpath(_CHALLENGE_MARKUP):
+        raise ConvertError("a bot challenge page (captcha or challenge script), not the docs")
+
+
+def _refuse_login_wall(content: Any) -> None:
+    if content.xpath(".//input[@type='password']") and len(content.text_content().strip()) < 600:
+        raise ConvertError("a login form where the page should be (login wall), not the docs")
+
+
 def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
     """Convert an HTML page to ``(title, markdown body)``; links and images become absolute."""
     try:
         doc: lxml.html.HtmlElement = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError) as exc:
         raise ConvertError(f"cannot parse HTML: {exc}") from exc
+    _refuse_non_page(doc)
+    preset = generators.detect(doc) if rules.presets else None  # before scripts go: some give it away
     etree.strip_elements(doc, *ALWAYS_STRIP, etree.Comment, with_tail=False)
     try:
         doc.make_links_absolute(url, resolve_base_href=True, handle_failures="ignore")
     except ValueError as exc:  # lxml refuses to set an attribute holding control characters
         raise ConvertError(f"cannot resolve the page's links: {exc}") from exc
-    content = _select_content(doc, rules.content)
-    for sel in rules.strip:
+    selectors = rules.content or ((preset.content if preset else ()) + tuple(DEFAULT_CONTENT))
+    content = _select_content(doc, selectors)
+    _refuse_login_wall(content)
+    for sel in rules.strip + (preset.strip if preset else ()):
         for el in content.cssselect(sel):
             if el is not content and el.getparent() is not None:
                 el.drop_tree()
@@ -182,17 +219,27 @@ def to_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> str:
     """
     kind = kind_of(content_type, url)
     if kind == "other":
-        raise ConvertError(f"unsupported content type {content_type.split(';')[0].strip()!r}")
+        raise NotAPageError(f"not a page ({content_type.split(';')[0].strip() or 'no content type'})")
     if not body.strip():
         raise ConvertError("empty body")
     text = decode(body, content_type)
     if kind == "html":
         # an empty content area is kept (a search page filled in by JavaScript is still a page)
         title, markdown = html_to_markdown(text, url, rules)
-        return normalise(_front_matter(title, url) + markdown)
+        return normalise(_front_matter(title, url) + apply_ignore(markdown, rules))
     if kind == "json":
         try:
-            return normalise(json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False))
+            text = json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False)
         except (ValueError, RecursionError) as exc:
             raise ConvertError(f"invalid JSON: {exc}") from exc
-    return normalise(text)
+    return normalise(apply_ignore(text, rules))
+
+
+def apply_ignore(text: str, rules: Rules) -> str:
+    """Drop the lines that match ``rules.drop_lines`` and mask what matches ``rules.mask``."""
+    if rules.drop_lines:
+        drop = [re.compile(p) for p in rules.drop_lines]
+        text = "\n".join(line for line in text.split("\n") if not any(d.search(line) for d in drop))
+    for pattern in rules.mask:
+        text = re.sub(pattern, "…", text)
+    return text

@@ -24,7 +24,8 @@ def run_demo(repo_path: Path, progress: Progress | None = None) -> list[SiteRepo
     repo = ArchiveRepo.open_or_init(repo_path)
     reports: list[SiteReport] = []
     with StaticServer(DEMO_ROOT / "v1") as server:
-        site = Site(name="acme", base_url=server.url, pages=DEMO_PAGES, retries=0)
+        # remove_after=1: the demo shows a removed page after one run (the default waits for two)
+        site = Site(name="acme", base_url=server.url, pages=DEMO_PAGES, retries=0, remove_after=1)
         config = Config(sites=[site])
         for version in ("v1", "v2"):
             server.root = DEMO_ROOT / version

@@ -1,22 +1,35 @@
-"""A site's page list: the explicit ``pages`` plus every ``<loc>`` of its sitemap under ``base_url``.
+"""A site's page list: explicit ``pages``, a sitemap, an llms.txt and a crawl, combined, then
+filtered by ``include`` / ``exclude`` and the host's robots.txt.
 
-Sitemaps may be sitemap indexes (followed recursively, loops and depth bounded) and may be
-gzip-compressed. A sitemap that cannot be read fails the site's discovery (FetchError), so a
-flaky sitemap never makes pages look removed.
+Sitemaps may be sitemap indexes (followed recursively, loops, depth and size bounded) and may be
+gzip-compressed. A sitemap or llms.txt that cannot be read fails the site's discovery
+(FetchError), so a flaky sitemap never makes pages look removed.
+
+Patterns in ``include`` / ``exclude`` are shell globs (``*`` also matches ``/``) matched against
+the URL's path under ``base_url`` (``api/*``, ``*changelog*``), or regular expressions searched in
+the whole URL when written ``re:<regex>``. A URL is kept if it matches some include (or there is
+none) and no exclude.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import logging
+import re
+import urllib.robotparser
 import zlib
-from urllib.parse import urldefrag, urljoin
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from lxml import etree
 
 from archiver.config import Site
+from archiver.crawl import crawl
 from archiver.errors import FetchError
-from archiver.fetch import Fetcher
+from archiver.fetch import USER_AGENT, Fetcher
+from archiver.models import FetchedPage
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +91,102 @@ async def sitemap_urls(fetcher: Fetcher, sitemap: str, base_url: str) -> list[st
     return pages
 
 
-async def discover_pages(site: Site, fetcher: Fetcher) -> list[str]:
-    """The site's page URLs, explicit pages first, without duplicates."""
-    urls = site.page_urls()
+_LLMS_LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+async def llms_txt_urls(fetcher: Fetcher, llms_txt: str, base_url: str) -> list[str]:
+    """The page URLs under ``base_url`` that an llms.txt links to (its Markdown links)."""
+    page = await fetcher.fetch(llms_txt)
+    if page.status_code != 200:
+        raise FetchError(f"{llms_txt}: llms.txt answered HTTP {page.status_code}")
+    text = page.body.decode("utf-8", errors="replace")
+    urls = []
+    for target in _LLMS_LINK.findall(text):
+        try:
+            full = urldefrag(urljoin(llms_txt, target))[0]
+        except ValueError:
+            continue
+        if full.startswith(base_url):
+            urls.append(full)
+    return urls
+
+
+def url_filter(site: Site) -> Callable[[str], bool]:
+    """A predicate for the site's include / exclude patterns (see the module docstring)."""
+
+    def compile_one(pattern: str) -> re.Pattern[str]:
+        if pattern.startswith("re:"):
+            return re.compile(pattern[3:])
+        return re.compile(fnmatch.translate(pattern))
+
+    includes = [(p.startswith("re:"), compile_one(p)) for p in site.include]
+    excludes = [(p.startswith("re:"), compile_one(p)) for p in site.exclude]
+
+    def hit(rules: list[tuple[bool, re.Pattern[str]]], url: str, rel: str) -> bool:
+        return any(rx.search(url) if is_re else rx.match(rel) for is_re, rx in rules)
+
+    def allowed(url: str) -> bool:
+        rel = unquote(url[len(site.base_url) :]) if url.startswith(site.base_url) else url
+        return (not includes or hit(includes, url, rel)) and not hit(excludes, url, rel)
+
+    return allowed
+
+
+async def robots_filter(fetcher: Fetcher, site: Site) -> Callable[[str], bool]:
+    """A predicate saying what the host's robots.txt lets archiver fetch (everything if none).
+
+    As RFC 9309 asks, a robots.txt that answers 4xx allows everything, and one that cannot be
+    read (5xx, network error) disallows everything for this run.
+    """
+    if not site.robots:
+        return lambda url: True
+    parts = urlsplit(site.base_url)
+    robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+    try:
+        page = await fetcher.fetch(robots_url)
+    except FetchError as exc:
+        raise FetchError(f"{robots_url} could not be read, so nothing may be fetched ({exc})") from exc
+    if page.status_code != 200:
+        return lambda url: True
+    parser = urllib.robotparser.RobotFileParser()
+    parser.parse(page.body.decode("utf-8", errors="replace").splitlines())
+    agent = site.user_agent or USER_AGENT
+    return lambda url: parser.can_fetch(agent, url)
+
+
+@dataclass
+class Discovery:
+    """What discovery found: the page URLs, and the pages a crawl already fetched."""
+
+    urls: list[str]
+    prefetched: dict[str, FetchedPage]
+    links: dict[str, list[str]]
+    excluded: int = 0  # URLs dropped by include/exclude or robots.txt
+
+
+async def discover_pages(
+    site: Site,
+    fetcher: Fetcher,
+    known: dict[str, tuple[str | None, str | None, list[str] | None]] | None = None,
+) -> Discovery:
+    """The site's page URLs, explicit pages first, then sitemap, llms.txt and crawl, deduplicated."""
+    robots = await robots_filter(fetcher, site) if site.discovers or site.robots else None
+    patterns = url_filter(site)
+
+    def allowed(url: str) -> bool:
+        return patterns(url) and (robots is None or robots(url))
+
+    found = site.page_urls()
     if site.sitemap:
-        urls += await sitemap_urls(fetcher, site.sitemap, site.base_url)
-    return list(dict.fromkeys(urls))
+        found += await sitemap_urls(fetcher, site.sitemap, site.base_url)
+    if site.llms_txt:
+        found += await llms_txt_urls(fetcher, site.llms_txt, site.base_url)
+    prefetched: dict[str, FetchedPage] = {}
+    links: dict[str, list[str]] = {}
+    if site.crawl:
+        result = await crawl(fetcher, site.crawl, site.base_url, allowed, known or {})
+        found += result.urls
+        prefetched, links = result.pages, result.links
+    unique = list(dict.fromkeys(found))
+    kept = [u for u in unique if allowed(u)]
+    return Discovery(kept, prefetched, links, excluded=len(unique) - len(kept))

@@ -10,6 +10,7 @@ enter (``raise FetchError(...) from exc``); callers never see those libraries' t
      ├── ConfigError      sites.yaml is missing, malformed or invalid (names file, line, field)
      ├── FetchError       a page or sitemap could not be downloaded
      ├── ConvertError     a body could not be turned into Markdown (not text, undecodable)
+     │    └── NotAPageError a PDF, an image…: skipped, not failed
      └── StoreError       the archive repository could not be read or written
           └── LockedError another run holds the repository lock
 """
@@ -31,6 +32,10 @@ class FetchError(ArchiverError):
 
 class ConvertError(ArchiverError):
     """A response body could not be converted to Markdown."""
+
+
+class NotAPageError(ConvertError):
+    """The URL answered with something that is not a page (a PDF, an image): skipped, not failed."""
 
 
 class HistoryError(ArchiverError):

@@ -1,35 +1,62 @@
-"""The read side: snapshots and diffs, all read back from git so the tool and ``git log`` agree."""
+"""The read side: snapshots, pages and patches, all read back from git so the tool and ``git log`` agree.
+
+Every function runs the git binary (through GitPython) with options that make its output
+independent of the user's git config (no colour unless asked, no external diff, fixed prefixes,
+no renames), so what it returns is what ``git log --numstat`` / ``git show`` print for the same
+commits. Revision specs (``-1``, dates, ``A..B``) are resolved in :mod:`archiver.revisions`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
 from archiver.errors import HistoryError, StoreError
 from archiver.models import FileStat, Snapshot
+from archiver.patch import changed_sections, parse_patch, unquote_path
 
 _RECORD = "\x1e"
 _FIELD = "\x1f"
+# plain output whatever the user's config says; core.quotePath=false keeps non-ASCII names readable
+_PLAIN = ("-c", "core.quotePath=false", "-c", "color.ui=never")
+_DIFF_OPTS = ("--no-renames", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/")
+FULL_CONTEXT = "--unified=1000000"  # whole files, so every changed line can be placed under its heading
 
 
-def _repo(path: Path) -> git.Repo:
+@dataclass(frozen=True, slots=True)
+class PageVersion:
+    """One commit that changed one page: the page's own line counts and what happened to it."""
+
+    sha: str
+    date: str
+    subject: str
+    status: str  # A added, M changed, D removed
+    added: int
+    removed: int
+    binary: bool = False
+
+
+def open_repo(path: Path) -> git.Repo:
+    """The archive at ``path`` as a GitPython repository (StoreError if there is none)."""
     try:
         return git.Repo(path)
     except (git.NoSuchPathError, git.InvalidGitRepositoryError):
         raise StoreError(f"{path}: no archive repository here (run 'archiver run' first)") from None
 
 
-def _run(repo: git.Repo, *args: str) -> str:
+def run_git(repo: git.Repo, *args: str) -> str:
+    """Run ``git <args>`` in ``repo``; git's own error (last stderr line) becomes a HistoryError."""
     try:
-        out: str = repo.git.execute(["git", *args], strip_newline_in_stdout=False)
+        out: str = repo.git.execute(["git", *_PLAIN, *args], strip_newline_in_stdout=False)
         return out
     except git.GitCommandError as exc:
         detail = (exc.stderr or "").strip().splitlines()
         raise HistoryError(f"git {args[0]}: {detail[-1] if detail else exc}") from exc
 
 
-def _has_commits(repo: git.Repo) -> bool:
+def has_commits(repo: git.Repo) -> bool:
     try:
         repo.head.commit  # noqa: B018 - raises ValueError on an empty repository
     except ValueError:
@@ -37,52 +64,173 @@ def _has_commits(repo: git.Repo) -> bool:
     return True
 
 
-def snapshots(path: Path, site: str | None = None, limit: int | None = None) -> list[Snapshot]:
-    """Commits of the archive (of one site's folder if ``site``), newest first, with per-file stats.
-
-    The same as ``git log --numstat --no-renames -- <site>/``.
-    """
-    repo = _repo(path)
-    if not _has_commits(repo):
+def _log(repo: git.Repo, args: list[str], pathspec: str | None) -> list[Snapshot]:
+    """``git log --raw --numstat`` parsed: one Snapshot per commit, files with status and line counts."""
+    if not has_commits(repo):
         return []
-    args = ["log", f"--format={_RECORD}%H{_FIELD}%aI{_FIELD}%s", "--numstat", "--no-renames"]
-    if limit:
-        args.append(f"--max-count={limit}")
-    if site:
-        args += ["--", f"{site}/"]
+    cmd = ["log", f"--format={_RECORD}%H{_FIELD}%aI{_FIELD}%s", "--raw", "--numstat", "--no-renames", *args]
+    if pathspec:
+        cmd += ["--", pathspec]
     out: list[Snapshot] = []
-    for record in _run(repo, *args).split(_RECORD)[1:]:
+    for record in run_git(repo, *cmd).split(_RECORD)[1:]:
         header, _, body = record.partition("\n")
         sha, date, subject = header.split(_FIELD, 2)
-        files = []
+        statuses: dict[str, str] = {}
+        files: list[FileStat] = []
         for line in body.splitlines():
-            if not line.strip():
-                continue
-            added, removed, name = line.split("\t", 2)
-            files.append(FileStat(name, int(added) if added.isdigit() else 0, int(removed) if removed.isdigit() else 0))
+            if line.startswith(":"):  # ":100644 100644 abc def M\tpath"
+                meta, _, name = line.partition("\t")
+                statuses[unquote_path(name)] = meta.split()[-1][:1]
+            elif line.strip():
+                added, removed, name = line.split("\t", 2)
+                name = unquote_path(name)
+                binary = added == "-"
+                files.append(
+                    FileStat(
+                        name,
+                        0 if binary else int(added),
+                        0 if binary else int(removed),
+                        statuses.get(name, "M"),
+                        binary,
+                    )
+                )
         out.append(Snapshot(sha, date, subject, tuple(files)))
     return out
 
 
+def snapshots(
+    path: Path,
+    site: str | None = None,
+    limit: int | None = None,
+    *,
+    since: str | None = None,
+    page: str | None = None,
+) -> list[Snapshot]:
+    """Commits of the archive (of one site's folder if ``site``), newest first, with per-file stats.
+
+    The same as ``git log --numstat --no-renames [--since=DATE] -- <site>/[<page>]``; ``page`` is a
+    path inside the site's folder (or, without ``site``, inside the repository).
+    """
+    repo = open_repo(path)
+    args = [f"--max-count={limit}"] if limit else []
+    if since:
+        args.append(f"--since={since}")
+    spec = f"{site}/" if site else None
+    if page:
+        spec = f"{site}/{page}" if site else page
+    return _log(repo, args, spec)
+
+
 def sites_in(path: Path) -> list[str]:
     """Top-level folders tracked in the archive's HEAD (one per site)."""
-    repo = _repo(path)
-    if not _has_commits(repo):
+    repo = open_repo(path)
+    if not has_commits(repo):
         return []
     return sorted(t.name for t in repo.head.commit.tree.trees)
 
 
-def diff(path: Path, site: str, rev: str | None = None, *, color: bool = False) -> str:
+def root_commit(path: Path) -> str:
+    """The sha of the archive's first commit ("" if it has none): identifies this archive."""
+    repo = open_repo(path)
+    if not has_commits(repo):
+        return ""
+    return run_git(repo, "rev-list", "--max-parents=0", "HEAD").split()[-1]
+
+
+def page_versions(path: Path, site: str, page: str) -> list[PageVersion]:
+    """Every commit that changed ``<site>/<page>``, oldest first (``git log --reverse -- <file>``)."""
+    full = f"{site}/{page}"
+    out: list[PageVersion] = []
+    for snap in reversed(_log(open_repo(path), [], full)):
+        for f in snap.files:
+            if f.path == full:
+                out.append(PageVersion(snap.sha, snap.date, snap.subject, f.status, f.added, f.removed, f.binary))
+    return out
+
+
+def page_paths(path: Path, site: str) -> list[str]:
+    """Every page (path inside the site folder) that ever existed in the site's history, sorted."""
+    repo = open_repo(path)
+    if not has_commits(repo):
+        return []
+    out = run_git(repo, "log", "--format=", "--name-only", "--no-renames", "--", f"{site}/")
+    prefix = f"{site}/"
+    return sorted({unquote_path(n)[len(prefix) :] for n in out.splitlines() if n.strip()})
+
+
+def commit_message(path: Path, sha: str) -> str:
+    """The full message of commit ``sha`` (subject, body, trailers)."""
+    return run_git(open_repo(path), "log", "-1", "--format=%B", sha)
+
+
+def commit_date(path: Path, sha: str) -> str:
+    """The author date of commit ``sha`` (ISO 8601 with offset), as ``git log --format=%aI`` says."""
+    return run_git(open_repo(path), "log", "-1", "--format=%aI", sha).strip()
+
+
+def patch(
+    path: Path,
+    site: str,
+    new: str,
+    old: str | None = None,
+    *,
+    page: str | None = None,
+    full_context: bool = False,
+) -> str:
+    """The bare patch (no header, no stat) of commit ``new`` or of ``old``..``new`` under ``<site>/``.
+
+    What ``git show --format= <new> -- <site>/`` (or ``git diff <old> <new> -- <site>/``) prints;
+    ``full_context`` shows whole files instead of three lines around each change.
+    """
+    repo = open_repo(path)
+    spec = f"{site}/{page}" if page else f"{site}/"
+    extra = [FULL_CONTEXT] if full_context else []
+    if old is None:
+        return run_git(repo, "show", "--format=", "--patch", *_DIFF_OPTS, *extra, new, "--", spec)
+    return run_git(repo, "diff", "--patch", *_DIFF_OPTS, *extra, old, new, "--", spec)
+
+
+def diff(
+    path: Path,
+    site: str,
+    rev: str | None = None,
+    *,
+    color: bool = False,
+    page: str | None = None,
+    word_diff: bool = False,
+    stat_only: bool = False,
+) -> str:
     """The patch of one snapshot of ``site`` (its latest if ``rev`` is None), or of a range ``A..B``.
 
-    The same text as ``git show <rev> -- <site>/`` (or ``git diff A B -- <site>/``).
+    The same text as ``git show --stat --patch <rev> -- <site>/`` (or ``git diff --stat --patch A B
+    -- <site>/``). ``rev`` may use any form :func:`archiver.revisions.resolve` accepts (``-1``,
+    ``2026-06-10``, a sha, and ranges of those); ``page`` limits it to one file of the site.
     """
-    repo = _repo(path)
-    history = snapshots(path, site, limit=1)
-    if not history:
-        raise HistoryError(f"no snapshots of site {site!r} in {path}")
-    color_arg = "--color=always" if color else "--color=never"
-    if rev and ".." in rev:
-        return _run(repo, "diff", color_arg, "--stat", "--patch", rev, "--", f"{site}/")
-    target = rev or history[0].sha
-    return _run(repo, "show", color_arg, "--stat", "--patch", "--format=medium", target, "--", f"{site}/")
+    from archiver.revisions import resolve_page, resolve_range, resolve_rev, split_range
+
+    repo = open_repo(path)
+    spec = f"{site}/"
+    if page:
+        spec = f"{site}/{resolve_page(path, site, page)}"
+    options = ["--color=always" if color else "--color=never", "--stat"]
+    if not stat_only:
+        options.append("--patch")
+        if word_diff:
+            options.append("--word-diff=color" if color else "--word-diff=plain")
+    rng = split_range(rev) if rev else None
+    if rng:
+        old, new = resolve_range(path, site, *rng, page=page)
+        return run_git(repo, "diff", *options, old, new, "--", spec)
+    target = resolve_rev(path, site, rev or "-1")
+    return run_git(repo, "show", *options, "--format=medium", target, "--", spec)
+
+
+def sections(
+    path: Path, site: str, new: str, old: str | None = None, *, page: str | None = None
+) -> dict[str, list[str]]:
+    """For each file of a snapshot (or range), the Markdown headings above its changed lines.
+
+    Keys are paths inside the site folder; binary files have no sections.
+    """
+    text = patch(path, site, new, old, page=page, full_context=True)
+    return {fd.path.removeprefix(f"{site}/"): changed_sections(fd) for fd in parse_patch(text) if not fd.binary}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
@@ -13,7 +14,9 @@ class PageStatus(enum.StrEnum):
     CHANGED = "changed"  # the Markdown differs from the last snapshot
     UNCHANGED = "unchanged"  # fetched (or 304) and identical to the last snapshot
     REMOVED = "removed"  # its file was deleted from the archive (gone, or no longer listed)
-    GONE = "gone"  # answered 404/410 but is kept until ``remove_after`` runs in a row
+    GONE = "gone"  # answered 404/410 (or left the list) but is kept until ``remove_after`` runs in a row
+    MOVED = "moved"  # redirects to another URL of the site: its file moved to that URL's path
+    SKIPPED = "skipped"  # not a page (a PDF, an image): nothing stored
     FAILED = "failed"  # fetch or conversion failed; the last good snapshot is kept
 
 
@@ -47,6 +50,8 @@ class PageJob:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None  # sha256 of the last body converted with the current rules
+    twin: bool = False  # the validators above are those of the page's Markdown twin
+    prefetched: FetchedPage | None = None  # the crawl already fetched it: don't ask again
 
 
 class OutcomeKind(enum.StrEnum):
@@ -56,6 +61,7 @@ class OutcomeKind(enum.StrEnum):
     SAME_BODY = "same_body"  # 200 with a body byte-identical to the last one: not converted
     CONVERTED = "converted"  # 200, converted to Markdown
     GONE = "gone"  # 404 / 410
+    SKIPPED = "skipped"  # not a page
     FAILED = "failed"
 
 
@@ -71,6 +77,12 @@ class PageOutcome:
     body_hash: str | None = None
     final_url: str | None = None
     error: str | None = None
+    twin: bool = False  # the Markdown came from the page's Markdown twin
+    content_type: str | None = None
+    body: bytes | None = None  # the raw body, while it is still in the worker (see without_body)
+
+    def without_body(self) -> PageOutcome:
+        return dataclasses.replace(self, body=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +107,7 @@ class SiteReport:
     lines_removed: int = 0
     error: str | None = None  # the whole site failed (e.g. its sitemap could not be read)
     recovered: str | None = None  # sha of a commit that saved files left by an interrupted run
+    rules_commit: str | None = None  # sha of a commit that re-rendered the site under new rules
 
     def count(self, status: PageStatus) -> int:
         return sum(1 for r in self.results if r.status is status)
@@ -107,16 +120,54 @@ class SiteReport:
     def failed(self) -> bool:
         return self.error is not None or self.count(PageStatus.FAILED) > 0
 
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for JSON (``archiver run --json``): counts, commit, errors, failing pages."""
+        return {
+            "site": self.site,
+            "fetched": self.fetched,
+            **{status.value: self.count(status) for status in PageStatus},
+            "commit": self.commit,
+            "lines_added": self.lines_added,
+            "lines_removed": self.lines_removed,
+            "recovered": self.recovered,
+            "error": self.error,
+            "failures": [{"url": r.url, "error": r.error} for r in self.results if r.status is PageStatus.FAILED],
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class RunReport:
     """The outcome of one ``archiver run`` over several sites."""
 
     sites: list[SiteReport]
+    push: PushResult | None = None  # None when no remote is configured
 
     @property
     def failed(self) -> bool:
         return any(s.failed for s in self.sites)
+
+    @property
+    def push_failed(self) -> bool:
+        return self.push is not None and not self.push.ok
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for JSON: ``ok``, every site's :meth:`SiteReport.to_dict`, and the push."""
+        push = None
+        if self.push is not None:
+            push = {f: getattr(self.push, f) for f in ("remote", "ok", "pushed", "commit", "error")}
+        ok = not self.failed and not self.push_failed
+        return {"ok": ok, "sites": [s.to_dict() for s in self.sites], "push": push}
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """The outcome of pushing the archive to its remote after a run."""
+
+    remote: str  # as shown to people: a remote's name, or its URL without credentials
+    ok: bool
+    pushed: bool = False  # commits were sent (False: the remote was up to date, or the push failed)
+    commit: str | None = None  # the local head that was (or should have been) pushed
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +177,8 @@ class FileStat:
     path: str
     added: int
     removed: int
+    status: str = "M"  # as git's --raw says: A added, M modified, D deleted
+    binary: bool = False  # git counts no lines for a binary file (added = removed = 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,22 +13,17 @@ that fails becomes a result, never an exception; only a failed discovery fails t
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import math
-import multiprocessing
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
 from archiver import __version__
 from archiver.config import Config, Site
-from archiver.convert import CONVERTER_VERSION, Rules, to_markdown
-from archiver.discover import discover_pages
+from archiver.convert import to_markdown
+from archiver.discover import Discovery, discover_pages
 from archiver.errors import ArchiverError, ConvertError, FetchError, LockedError
-from archiver.fetch import Fetcher
 from archiver.models import (
     FileStat,
     OutcomeKind,
@@ -39,13 +34,17 @@ from archiver.models import (
     RunReport,
     SiteReport,
 )
-from archiver.paths import assign_paths
-from archiver.state import PageState, SiteState, StateStore
+from archiver.paths import assign_paths, page_key, relative_path
+from archiver.state import BodyStore, PageState, SiteState, StateStore
 from archiver.store import ArchiveRepo
+from archiver.worker import execute, fetcher_for, rules_fingerprint, rules_of
+
+__all__ = ["NullProgress", "Progress", "discover", "rerender", "rules_of", "run", "run_site"]
 
 logger = logging.getLogger(__name__)
 
-MIN_PAGES_PER_WORKER = 16  # below this a worker process costs more than it saves
+NEAR_EMPTY_BEFORE = 200  # characters of text a page must have had ...
+NEAR_EMPTY_AFTER = 80  # ... to be refused when it comes back with fewer than this
 
 
 class Progress(Protocol):
@@ -69,187 +68,241 @@ class NullProgress:
         pass
 
 
-def rules_of(site: Site) -> Rules:
-    return Rules(content=tuple(site.content), strip=tuple(site.strip_selectors))
-
-
-def rules_fingerprint(site: Site) -> str:
-    """Identifies the conversion rules; a body hash is only trusted under the same rules."""
-    rules = rules_of(site)
-    text = "\x1f".join([CONVERTER_VERSION, *rules.content, "\x1e", *rules.strip])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def fetcher_for(site: Site, concurrency: int | None = None) -> Fetcher:
-    return Fetcher(
-        concurrency=concurrency or site.concurrency,
-        delay=site.delay,
-        timeout=site.timeout,
-        retries=site.retries,
-        max_bytes=site.max_bytes,
-        max_redirects=site.max_redirects,
-        user_agent=site.user_agent,
-    )
-
-
-# --- fetch + convert (runs in workers) ----------------------------------------------------------
-
-
-async def process_page(fetcher: Fetcher, job: PageJob, rules: Rules) -> PageOutcome:
-    """Fetch one page and convert it unless it is unchanged; never raises for a page's failure."""
-    try:
-        page = await fetcher.fetch(job.url, etag=job.etag, last_modified=job.last_modified)
-    except FetchError as exc:
-        return PageOutcome(job, OutcomeKind.FAILED, error=str(exc))
-    if page.not_modified:
-        return PageOutcome(
-            job,
-            OutcomeKind.NOT_MODIFIED,
-            etag=job.etag,
-            last_modified=job.last_modified,
-            body_hash=job.body_hash,
-        )
-    if page.gone:
-        return PageOutcome(job, OutcomeKind.GONE, error=f"HTTP {page.status_code}")
-    digest = hashlib.sha256(page.body).hexdigest()
-    common = {"etag": page.etag, "last_modified": page.last_modified, "body_hash": digest}
-    if digest == job.body_hash:
-        return PageOutcome(job, OutcomeKind.SAME_BODY, final_url=page.final_url, **common)
-    try:
-        markdown = to_markdown(page.body, page.content_type, job.url, rules)
-    except ConvertError as exc:
-        return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: {exc}")
-    except Exception as exc:  # a converter bug must cost one page, never the site's run
-        logger.exception("converting %s failed", job.url)
-        return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: cannot convert: {type(exc).__name__}: {exc}")
-    return PageOutcome(job, OutcomeKind.CONVERTED, markdown=markdown, final_url=page.final_url, **common)
-
-
-async def process_jobs(
-    fetcher: Fetcher, jobs: Sequence[PageJob], rules: Rules, on_outcome: Callable[[PageOutcome], None]
-) -> None:
-    """Process ``jobs`` concurrently (the fetcher bounds requests in flight)."""
-
-    async def one(job: PageJob) -> None:
-        on_outcome(await process_page(fetcher, job, rules))
-
-    await asyncio.gather(*(one(job) for job in jobs))
-
-
-# A worker process keeps one event loop and one Fetcher (so keep-alive connections) for its life.
-_worker: dict[str, object] = {}
-
-
-def _worker_init(site: Site, concurrency: int) -> None:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    _worker.update(loop=loop, site=site, concurrency=concurrency, rules=rules_of(site))
-
-
-def _worker_run(jobs: list[PageJob]) -> list[PageOutcome]:
-    loop = _worker["loop"]
-    assert isinstance(loop, asyncio.AbstractEventLoop)
-    site = _worker["site"]
-    assert isinstance(site, Site)
-    if "fetcher" not in _worker:
-        _worker["fetcher"] = fetcher_for(site, int(str(_worker["concurrency"])))
-    fetcher = _worker["fetcher"]
-    assert isinstance(fetcher, Fetcher)
-    rules = _worker["rules"]
-    assert isinstance(rules, Rules)
-    out: list[PageOutcome] = []
-    loop.run_until_complete(process_jobs(fetcher, jobs, rules, out.append))
-    return out
-
-
-def execute(site: Site, jobs: list[PageJob], workers: int, on_outcome: Callable[[PageOutcome], None]) -> None:
-    """Call ``on_outcome`` (in this process) for every job, using up to ``workers`` processes."""
-    workers = min(workers, len(jobs) // MIN_PAGES_PER_WORKER)
-    if workers <= 1 or site.delay > 0:
-        # small site, or a politeness delay that must hold across all requests: one process
-
-        async def run() -> None:
-            async with fetcher_for(site) as fetcher:
-                await process_jobs(fetcher, jobs, rules_of(site), on_outcome)
-
-        asyncio.run(run())
-        return
-    per_worker = max(1, math.ceil(site.concurrency / workers))
-    size = max(4, min(16, len(jobs) // (workers * 16)))
-    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    # fork: workers start at once with every module already imported (spawn would re-import)
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    ctx = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(site, per_worker)) as pool:
-        futures = [pool.submit(_worker_run, chunk) for chunk in chunks]
-        for future in as_completed(futures):
-            for outcome in future.result():
-                on_outcome(outcome)
-
-
 # --- the run of one site (main process) ---------------------------------------------------------
 
 
-def _plan(site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], trust: bool) -> list[PageJob]:
+def _read_text(repo: ArchiveRepo, site: str, rel: str) -> str | None:
+    data = repo.read_page(site, rel)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def _content_length(markdown: str) -> int:
+    """Characters of text after the front matter (how much page there is)."""
+    if markdown.startswith("---\n"):
+        end = markdown.find("\n---\n", 4)
+        markdown = markdown[end + 5 :] if end >= 0 else markdown
+    return len(markdown.strip())
+
+
+def _came_back_empty(old: str | None, new: str) -> bool:
+    """A page that had content and now has (almost) none is a broken deploy, not a change."""
+    if old is None:
+        return False
+    before, after = _content_length(old), _content_length(new)
+    return before >= NEAR_EMPTY_BEFORE and after < min(NEAR_EMPTY_AFTER, before // 10)
+
+
+class _Run:
+    """The mutable state of one site's run: what it found, wrote and decided (main process only)."""
+
+    def __init__(self, site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str]) -> None:
+        self.site, self.repo, self.state, self.mapping = site, repo, state, mapping
+        self.report = SiteReport(site.name)
+        self.pages: dict[str, PageState] = {}
+        self.keys = {page_key(site.base_url, u): u for u in mapping}
+
+    def target(self, job: PageJob, final_url: str | None) -> tuple[str | None, str | None]:
+        """Where the page's file belongs after redirects: (path, error). Moves stay in the site."""
+        if not final_url or final_url == job.url:
+            return job.path, None
+        if not final_url.startswith(self.site.base_url):
+            return None, f"redirects off-site to {final_url}; not followed into the archive"
+        key = page_key(self.site.base_url, final_url)
+        if key == page_key(self.site.base_url, job.url):
+            return job.path, None
+        owner = self.keys.get(key)
+        if owner is not None:
+            return self.mapping[owner], None  # the page it moved to is listed itself: one file
+        rel = relative_path(self.site.base_url, final_url)
+        taken = set(self.mapping.values()) - {job.path}
+        return (job.path if rel in taken else rel), None
+
+    def apply(self, outcome: PageOutcome, links: list[str] | None) -> PageResult:
+        """Write, move or remove one page's file according to its outcome; update its state."""
+        site, repo, job = self.site, self.repo, outcome.job
+        ps = self.pages[job.url] = self.state.pages.get(job.url) or PageState()
+        ps.path = ps.path or job.path
+        if links is not None:
+            ps.links = links
+        kind = outcome.kind
+        if kind is OutcomeKind.FAILED or kind is OutcomeKind.SKIPPED:
+            status = PageStatus.FAILED if kind is OutcomeKind.FAILED else PageStatus.SKIPPED
+            if status is PageStatus.FAILED:
+                ps.failures += 1
+                ps.error = outcome.error
+            ps.status = status.value
+            return PageResult(job.url, job.path, status, outcome.error)
+        if kind is OutcomeKind.GONE:
+            ps.gone += 1
+            ps.failures, ps.error = 0, None
+            ps.etag = ps.last_modified = ps.body_hash = None
+            status = PageStatus.GONE
+            if ps.gone >= site.remove_after and repo.remove_page(site.name, job.path):
+                status = PageStatus.REMOVED
+            ps.status = status.value
+            return PageResult(job.url, job.path, status, f"gone: {outcome.error}")
+        target, error = self.target(job, outcome.final_url)
+        if target is None:
+            ps.failures += 1
+            ps.error = f"{job.url}: {error}"
+            ps.status = PageStatus.FAILED.value
+            return PageResult(job.url, job.path, PageStatus.FAILED, ps.error)
+        old = _read_text(repo, site.name, job.path)
+        markdown = outcome.markdown if kind is OutcomeKind.CONVERTED else old
+        if markdown is not None and _came_back_empty(old, markdown):
+            ps.failures += 1
+            ps.error = f"{job.url}: came back (nearly) empty; the last snapshot is kept"
+            ps.status = PageStatus.FAILED.value
+            return PageResult(job.url, job.path, PageStatus.FAILED, ps.error)
+        ps.failures, ps.gone, ps.error = 0, 0, None
+        ps.etag, ps.last_modified, ps.body_hash = outcome.etag, outcome.last_modified, outcome.body_hash
+        ps.twin, ps.content_type = outcome.twin, outcome.content_type or ps.content_type
+        status = PageStatus.UNCHANGED
+        if markdown is not None and (kind is OutcomeKind.CONVERTED or target != job.path):
+            status = repo.write_page(site.name, target, markdown)
+        ps.path = target
+        if target != job.path and repo.remove_page(site.name, job.path):
+            ps.status = PageStatus.MOVED.value
+            return PageResult(
+                job.url, target, PageStatus.MOVED, f"moved from {job.path} (redirects to {outcome.final_url})"
+            )
+        ps.status = status.value
+        return PageResult(job.url, target, status)
+
+    def unlisted(self) -> None:
+        """Pages the last run had that discovery no longer finds: removed after ``remove_after`` runs."""
+        for url, ps in sorted(self.state.pages.items()):
+            if url in self.mapping or not ps.path:
+                continue
+            ps.gone += 1
+            if ps.gone >= self.site.remove_after:
+                if self.repo.remove_page(self.site.name, ps.path):
+                    self.report.results.append(
+                        PageResult(url, ps.path, PageStatus.REMOVED, "no longer listed", fetched=False)
+                    )
+                continue
+            self.pages[url] = ps  # remembered until it is removed (or comes back)
+            if self.repo.has_page(self.site.name, ps.path):
+                why = f"no longer listed ({ps.gone} of {self.site.remove_after} runs before removal)"
+                self.report.results.append(PageResult(url, ps.path, PageStatus.GONE, why, fetched=False))
+
+    def strays(self, archived: set[str]) -> None:
+        """Files no page accounts for (a page dropped from an older config, a crashed run's leftovers)."""
+        claimed = {ps.path for ps in self.pages.values() if ps.path} | {r.path for r in self.report.results}
+        for rel in sorted(archived - claimed):
+            if self.repo.remove_page(self.site.name, rel):
+                self.report.results.append(PageResult("", rel, PageStatus.REMOVED, "no longer listed", fetched=False))
+
+
+def _plan(site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], found: Discovery) -> list[PageJob]:
     jobs = []
     for url, rel in mapping.items():
         ps = state.pages.get(url)
-        if ps is None or not trust or not repo.has_page(site.name, rel):
-            # never archived, file lost, or the conversion rules changed: fetch in full
-            jobs.append(PageJob(url, rel))
+        path = ps.path if ps and ps.path else rel
+        prefetched = found.prefetched.get(url)
+        if ps is None or not repo.has_page(site.name, path):
+            # never archived, or its file was lost: fetch in full (a crawl's 304 can't be used)
+            if prefetched is not None and prefetched.not_modified:
+                prefetched = None
+            jobs.append(PageJob(url, path, prefetched=prefetched))
             continue
-        jobs.append(PageJob(url, rel, ps.etag, ps.last_modified, ps.body_hash))
+        jobs.append(PageJob(url, path, ps.etag, ps.last_modified, ps.body_hash, ps.twin, prefetched))
     return jobs
 
 
-def _apply(site: Site, repo: ArchiveRepo, outcome: PageOutcome, ps: PageState) -> PageResult:
-    """Write or remove one page's file according to its outcome; update its state."""
-    job = outcome.job
-    if outcome.kind is OutcomeKind.FAILED:
-        ps.failures += 1
-        ps.error = outcome.error
-        ps.status = PageStatus.FAILED.value
-        return PageResult(job.url, job.path, PageStatus.FAILED, outcome.error)
-    if outcome.kind is OutcomeKind.GONE:
-        ps.gone += 1
-        ps.failures, ps.error = 0, None
-        ps.etag = ps.last_modified = ps.body_hash = None
-        status = PageStatus.GONE
-        if ps.gone >= site.remove_after and repo.remove_page(site.name, job.path):
-            status = PageStatus.REMOVED
-        ps.status = status.value
-        return PageResult(job.url, job.path, status, f"gone: {outcome.error}")
-    ps.failures, ps.gone, ps.error = 0, 0, None
-    ps.etag, ps.last_modified, ps.body_hash = outcome.etag, outcome.last_modified, outcome.body_hash
-    if outcome.kind is OutcomeKind.CONVERTED:
-        assert outcome.markdown is not None
-        status = repo.write_page(site.name, job.path, outcome.markdown)
-    else:
-        status = PageStatus.UNCHANGED
-    ps.status = status.value
-    return PageResult(job.url, job.path, status)
+def _known(
+    site: Site, repo: ArchiveRepo, state: SiteState
+) -> dict[str, tuple[str | None, str | None, list[str] | None]]:
+    """What a crawl may ask conditionally: pages whose file is still there."""
+    return {
+        url: (ps.etag, ps.last_modified, ps.links)
+        for url, ps in state.pages.items()
+        if ps.path and not ps.twin and repo.has_page(site.name, ps.path)
+    }
 
 
-def commit_message(site: Site, results: list[PageResult], stats: list[FileStat]) -> str:
+def discover(site: Site, repo: ArchiveRepo | None = None) -> Discovery:
+    """Find the site's pages (explicit, sitemap, llms.txt, crawl); FetchError if a source fails."""
+    state = StateStore(repo.state_dir).load(site.name) if repo else SiteState()
+    known = _known(site, repo, state) if repo else {}
+
+    async def go() -> Discovery:
+        async with fetcher_for(site) as fetcher:
+            return await discover_pages(site, fetcher, known)
+
+    return asyncio.run(go())
+
+
+def commit_message(site: Site, results: list[PageResult], stats: list[FileStat], *, rules: bool = False) -> str:
     """Subject ``<site>: N pages changed (+A −R)``, then the pages by kind, then trailers."""
     added = sum(s.added for s in stats)
     removed = sum(s.removed for s in stats)
     n = len(stats)
-    lines = [f"{site.name}: {n} page{'s' if n != 1 else ''} changed (+{added} −{removed})", ""]
-    for title, status in (
+    what = "re-rendered under new rules, " if rules else ""
+    lines = [f"{site.name}: {what}{n} page{'s' if n != 1 else ''} changed (+{added} −{removed})", ""]
+    if rules:
+        lines += [
+            "The site's conversion rules changed (its content/strip/ignore settings or archiver's",
+            "converter). These pages were re-rendered from their stored raw bodies, without fetching:",
+            "this commit records a change of rules, not a change of the docs.",
+            "",
+        ]
+    groups = (
         ("Added", PageStatus.ADDED),
         ("Changed", PageStatus.CHANGED),
+        ("Moved", PageStatus.MOVED),
         ("Removed", PageStatus.REMOVED),
-    ):
+    )
+    for title, status in groups:
         group = sorted((r for r in results if r.status is status), key=lambda r: r.path)
         if group:
             lines.append(f"{title}:")
             for r in group:
-                why = f" ({r.error})" if status is PageStatus.REMOVED and r.error else ""
-                lines.append(f"- {r.path}  {r.url}{why}")
+                why = f" ({r.error})" if status in (PageStatus.REMOVED, PageStatus.MOVED) and r.error else ""
+                lines.append(f"- {r.path}  {r.url}{why}".rstrip())
             lines.append("")
-    lines += [f"Source: {site.base_url}", f"Archived-By: archiver {__version__}", ""]
+    kind = "rules" if rules else "docs"
+    lines += [f"Source: {site.base_url}", f"Change-Kind: {kind}", f"Archived-By: archiver {__version__}", ""]
     return "\n".join(lines)
+
+
+def rerender_site(site: Site, repo: ArchiveRepo, config: Config, state: SiteState) -> SiteReport:
+    """Re-apply the site's current rules to the stored raw bodies; one commit marked as a rules change."""
+    report = SiteReport(site.name)
+    bodies = BodyStore(repo.bodies_dir(site.name))
+    rules = rules_of(site)
+    for url, ps in sorted(state.pages.items()):
+        body = bodies.get(url)
+        if not ps.path or body is None or not repo.has_page(site.name, ps.path):
+            ps.etag = ps.last_modified = ps.body_hash = None  # no stored body: fetch it in full next time
+            continue
+        content_type = "text/markdown" if ps.twin else (ps.content_type or "text/html")
+        try:
+            markdown = to_markdown(body, content_type, url, rules)
+        except ConvertError as exc:
+            report.results.append(PageResult(url, ps.path, PageStatus.FAILED, f"{url}: {exc}", fetched=False))
+            continue
+        status = repo.write_page(site.name, ps.path, markdown)
+        report.results.append(PageResult(url, ps.path, status, fetched=False))
+    stats = repo.stage_site(site.name)
+    if stats:
+        message = commit_message(site, report.results, stats, rules=True)
+        report.commit = repo.commit(message, config.author_name, config.author_email)
+        report.lines_added = sum(s.added for s in stats)
+        report.lines_removed = sum(s.removed for s in stats)
+    state.rules = rules_fingerprint(site)
+    return report
+
+
+def rerender(config: Config, repo: ArchiveRepo, site: Site, wait: float = 0.0) -> SiteReport:
+    """``archiver rerender``: re-render a site from its stored bodies under the repository lock."""
+    with repo.lock(wait=wait):
+        store = StateStore(repo.state_dir)
+        state = store.load(site.name)
+        repo.recover(site.name, config.author_name, config.author_email)
+        report = rerender_site(site, repo, config, state)
+        store.save(site.name, state)
+    return report
 
 
 def run_site(
@@ -262,51 +315,50 @@ def run_site(
 ) -> SiteReport:
     """Archive one site into ``repo`` (whose lock the caller holds); one commit if anything changed."""
     progress = progress or NullProgress()
-    report = SiteReport(site.name)
     store = StateStore(repo.state_dir)
     state = store.load(site.name)
     author = (config.author_name, config.author_email)
-    report.recovered = repo.recover(site.name, *author)
+    recovered = repo.recover(site.name, *author)
     fingerprint = rules_fingerprint(site)
-
-    async def discover() -> list[str]:
-        async with fetcher_for(site) as fetcher:
-            return await discover_pages(site, fetcher)
-
+    rules_commit = None
+    if state.rules is not None and state.rules != fingerprint:
+        # new rules: re-render what we have first, as its own commit, so the docs history stays readable
+        rules_commit = rerender_site(site, repo, config, state).commit
+        store.save(site.name, state)
     try:
-        urls = asyncio.run(discover()) if site.sitemap else site.page_urls()
+        found = discover(site, repo)
     except FetchError as exc:
-        report.error = f"page discovery failed, nothing removed: {exc}"
+        report = SiteReport(site.name, error=f"page discovery failed, nothing removed: {exc}", recovered=recovered)
         progress.site_finished(report)
         return report
-    mapping = assign_paths(site.base_url, urls)
+    mapping = assign_paths(site.base_url, found.urls)
     archived = repo.page_files(site.name)
     if not mapping and archived:
-        report.error = f"no pages found; refusing to remove the {len(archived)} archived pages"
+        report = SiteReport(site.name, error=f"no pages found; refusing to remove the {len(archived)} archived pages")
         progress.site_finished(report)
         return report
 
-    jobs = _plan(site, repo, state, mapping, trust=state.rules == fingerprint)
+    work = _Run(site, repo, state, mapping)
+    work.report.recovered = recovered
+    work.report.rules_commit = rules_commit
+    jobs = _plan(site, repo, state, mapping, found)
     progress.site_started(site.name, len(jobs))
-    pages: dict[str, PageState] = {}
 
     def handle(outcome: PageOutcome) -> None:
-        ps = pages[outcome.job.url] = state.pages.get(outcome.job.url) or PageState()
-        result = _apply(site, repo, outcome, ps)
-        report.results.append(result)
+        result = work.apply(outcome, found.links.get(outcome.job.url))
+        work.report.results.append(result)
         progress.page_done(site.name, result)
 
-    execute(site, jobs, workers, handle)
-    for rel in sorted(archived - set(mapping.values())):
-        if repo.remove_page(site.name, rel):
-            report.results.append(PageResult("", rel, PageStatus.REMOVED, "no longer listed", fetched=False))
-
+    execute(site, jobs, workers, handle, BodyStore(repo.bodies_dir(site.name)))
+    work.unlisted()
+    work.strays(archived)
+    report = work.report
     stats = repo.stage_site(site.name)
     if stats:
         report.commit = repo.commit(commit_message(site, report.results, stats), *author)
         report.lines_added = sum(s.added for s in stats)
         report.lines_removed = sum(s.removed for s in stats)
-    state.pages = pages
+    state.pages = work.pages
     state.rules = fingerprint
     state.last_run = _summary(report)
     store.save(site.name, state)

@@ -7,6 +7,8 @@ Markdown written is always compared with the file in the archive.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import logging
 import os
@@ -29,8 +31,13 @@ class PageState:
     body_hash: str | None = None
     status: str | None = None  # the last PageStatus value
     failures: int = 0  # consecutive failed runs
-    gone: int = 0  # consecutive 404/410 answers
+    gone: int = 0  # consecutive runs answering 404/410, or missing from the site's page list
+    path: str | None = None  # the file it is archived in (differs from the URL's own after a move)
+    twin: bool = False  # archived from its Markdown twin (prefer_markdown)
+    content_type: str | None = None  # of the last body (to re-render it from the stored copy)
+    links: list[str] | None = None  # the page's links when last fetched (a crawl's 304 reuses them)
     error: str | None = None  # the last error, while failing
+    alerted: bool = False  # a "failing" notification was sent and no "recovered" one since (notify.py)
 
 
 @dataclass(slots=True)
@@ -92,3 +99,36 @@ class StateStore:
         if not self.folder.is_dir():
             return []
         return sorted(p.stem for p in self.folder.glob("*.json"))
+
+
+class BodyStore:
+    """The last raw body of every page, gzip-compressed, one file per URL (for ``archiver rerender``).
+
+    Lives next to the state, outside the tracked tree; written by whichever process fetched the body.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, url: str) -> Path:
+        return self.folder / (hashlib.sha256(url.encode()).hexdigest()[:24] + ".gz")
+
+    def put(self, url: str, body: bytes) -> None:
+        """Keep ``body`` as the last one of ``url`` (atomically; a failure only loses the copy)."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(gzip.compress(body, compresslevel=6, mtime=0))
+            os.replace(tmp, self.path(url))
+        except OSError as exc:
+            logger.warning("cannot keep the raw body of %s: %s", url, exc)
+
+    def get(self, url: str) -> bytes | None:
+        try:
+            return gzip.decompress(self.path(url).read_bytes())
+        except (OSError, EOFError):
+            return None
+
+    def drop(self, url: str) -> None:
+        self.path(url).unlink(missing_ok=True)

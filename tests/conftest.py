@@ -134,7 +134,14 @@ SITE_PAGES = ["index.html", "guide/", "guide/auth.html", "reference/api.html", "
 
 def make_site(url: str, pages: list[str] | None = None, **fields: object) -> Site:
     """A Site for the test server with fast-failing defaults (no retries, short timeout)."""
-    values: dict[str, object] = {"name": "docs", "base_url": url, "pages": pages or SITE_PAGES, "retries": 0}
+    # remove_after=1: a 404 removes at once, so one run shows a removal (the default, 2, has its own tests)
+    values: dict[str, object] = {
+        "name": "docs",
+        "base_url": url,
+        "pages": pages or SITE_PAGES,
+        "retries": 0,
+        "remove_after": 1,
+    }
     values["timeout"] = 5.0
     values.update(fields)
     return Site.model_validate(values)
@@ -149,7 +156,7 @@ def sites_yaml(tmp_path: Path, docs_server: FaultServer) -> Path:
     """A sites.yaml pointing at the test server."""
     path = tmp_path / "sites.yaml"
     pages = ", ".join(SITE_PAGES)
-    path.write_text(f"sites:\n  - name: docs\n    base_url: {docs_server.url}\n    pages: [{pages}]\n    retries: 0\n")
+    path.write_text(f"sites:\n  - name: docs\n    base_url: {docs_server.url}\n    pages: [{pages}]\n    retries: 0\n    remove_after: 1\n")
     parse_config(path.read_text(), str(path))  # the fixture itself must be valid
     return path
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.config import DEFAULT_AUTHOR, DEFAULT_CONTENT, DEFAULT_STRIP, Config, Site, load_config, parse_config
+from archiver.config import DEFAULT_AUTHOR, DEFAULT_STRIP, Config, Site, load_config, parse_config
 from archiver.errors import ArchiverError, ConfigError
 
 CONFIGS = Path(__file__).parent / "data" / "configs"
@@ -96,14 +96,14 @@ def test_valid_config_values() -> None:
     assert minimal.pages == []
     assert minimal.page_urls() == []
     assert minimal.sitemap is None
-    assert minimal.content == DEFAULT_CONTENT
+    assert minimal.content == []  # empty: the generator preset, then DEFAULT_CONTENT (see convert)
     assert minimal.strip == []
     assert minimal.strip_selectors == DEFAULT_STRIP
     assert minimal.concurrency == 4
     assert minimal.retries == 2
     assert minimal.max_bytes == 10 * 1024 * 1024
     assert minimal.max_redirects == 10
-    assert minimal.remove_after == 1
+    assert minimal.remove_after == 2
     assert minimal.delay == 0.0
     assert minimal.timeout == 30.0
     assert minimal.user_agent is None

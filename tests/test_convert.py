@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from archiver.config import Site
 from archiver.convert import Rules, decode, detect_charset, html_to_markdown, kind_of, normalise, to_markdown
-from archiver.errors import ConvertError
+from archiver.errors import ConvertError, NotAPageError
 from archiver.pipeline import rules_of
 
 DATA = Path(__file__).parent / "data" / "convert"
@@ -311,7 +311,7 @@ def test_invalid_json(body: bytes) -> None:
 
 @pytest.mark.parametrize("ctype", ["application/pdf", "image/png", "application/octet-stream; x=y"])
 def test_unsupported_type(ctype: str) -> None:
-    with pytest.raises(ConvertError, match="unsupported content type"):
+    with pytest.raises(NotAPageError, match="not a page"):
         convert(b"%PDF-1.7 whatever", ctype)
 
 

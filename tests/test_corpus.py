@@ -33,15 +33,14 @@ def _expected(manifest: dict[str, object]) -> dict[str, list[str]]:
     }
 
 
-def _archive(corpus: Path, tmp_path: Path) -> tuple[StaticServer, ArchiveRepo, Path]:
+def _archive(corpus: Path, tmp_path: Path, crawl: bool = False) -> tuple[StaticServer, ArchiveRepo, Path]:
     manifest = json.loads((corpus / "manifest.json").read_text())
     pages = sorted(set(manifest["pages"]["v1"]) | set(manifest["pages"]["v2"]))
     server = StaticServer(corpus / "v1")
     config = tmp_path / "sites.yaml"
     listed = "\n".join(f"      - {p}" for p in pages)
-    config.write_text(
-        f"sites:\n  - name: {corpus.name}\n    base_url: {server.url}\n    retries: 0\n    pages:\n{listed}\n"
-    )
+    how = "    crawl: {}\n" if crawl else f"    pages:\n{listed}\n"
+    config.write_text(f"sites:\n  - name: {corpus.name}\n    base_url: {server.url}\n    retries: 0\n{how}")
     return server, ArchiveRepo.open_or_init(tmp_path / "archive-repo"), config
 
 
@@ -63,8 +62,9 @@ def test_v1_to_v2_touches_exactly_the_answer_key(corpus: Path, tmp_path: Path) -
         }
 
         server.root = corpus / "v2"
-        second = run(config, archive).sites[0]
-        assert not second.failed, second
+        for _ in range(site.remove_after):  # a page that went is removed after remove_after runs
+            second = run(config, archive).sites[0]
+            assert not second.failed, second
         touched = set(git(archive.path, "diff", "--name-only", v1_head, "HEAD").split())
 
         def md(pages: list[str]) -> set[str]:
@@ -97,3 +97,35 @@ def test_rebuild_of_v1_makes_no_commit(corpus: Path, tmp_path: Path) -> None:
         report = run(config, archive).sites[0]
     assert report.commit is None
     assert git(archive.path, "rev-parse", "HEAD") == head
+
+
+@pytest.mark.skipif(not CORPORA, reason="no corpus in ../shared/corpus")
+@pytest.mark.parametrize("corpus", CORPORA, ids=[p.name for p in CORPORA])
+def test_crawl_from_the_start_page_gives_the_same_changes(corpus: Path, tmp_path: Path) -> None:
+    """Discovery instead of a page list: only the start page is given, no selectors."""
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    expected = _expected(manifest)
+    server, archive, config_path = _archive(corpus, tmp_path, crawl=True)
+    config = load_config(config_path)
+    site = config.sites[0]
+
+    def md(pages: list[str]) -> set[str]:
+        return {f"{corpus.name}/{relative_path(site.base_url, site.base_url + p)}" for p in pages}
+
+    with server:
+        first = run(config, archive).sites[0]
+        assert first.error is None and not first.failed, first
+        v1_head = git(archive.path, "rev-parse", "HEAD").strip()
+        found = set(git(archive.path, "ls-files").split())
+        # pages nothing links to (a 404 page, say) can't be crawled; the rest must be found
+        assert len(found & md(manifest["pages"]["v1"])) >= 0.85 * len(manifest["pages"]["v1"])
+        assert found <= md(manifest["pages"]["v1"])  # and nothing that is not a page
+        server.root = corpus / "v2"
+        for _ in range(site.remove_after):
+            assert not run(config, archive).sites[0].failed
+        touched = set(git(archive.path, "diff", "--name-only", v1_head, "HEAD").split())
+        assert touched == (md(expected["changed"]) & found) | md(expected["added"]) | (md(expected["removed"]) & found)
+        assert not touched & md(expected["quiet"])
+        commits = commit_count(archive.path)
+        assert run(config, archive).sites[0].commit is None
+        assert commit_count(archive.path) == commits

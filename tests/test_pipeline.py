@@ -7,7 +7,7 @@ from pathlib import Path
 from conftest import FaultServer, commit_count, git, make_config, make_site
 
 from archiver.models import PageStatus
-from archiver.pipeline import run
+from archiver.pipeline import rerender, run
 from archiver.state import StateStore
 from archiver.store import ArchiveRepo
 
@@ -151,14 +151,35 @@ def test_remove_after_waits_for_repeated_gone(docs_server: FaultServer, archive:
     assert not (archive.path / "docs/old.md").exists()
 
 
-def test_changed_rules_reconvert_unchanged_bodies(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+def test_changed_rules_rerender_stored_bodies_as_their_own_commit(
+    docs_server: FaultServer, archive: ArchiveRepo, site_v2: Path
+) -> None:
     run(make_config(make_site(docs_server.url)), archive, workers=1)
+    docs_server.root = site_v2  # a real docs change arrives in the same run as the new rules
+    docs_server.request_headers.clear()
     stricter = make_site(docs_server.url, strip=["img"])
 
     report = run(make_config(stricter), archive, workers=1).sites[0]
 
-    assert statuses(report)["index.md"] is PageStatus.CHANGED
+    assert report.rules_commit is not None
+    rules_body = git(archive.path, "log", "-1", "--format=%B", report.rules_commit)
+    assert rules_body.startswith("docs: re-rendered under new rules, 1 page changed (+0 −2)")
+    assert "Change-Kind: rules" in rules_body
+    assert git(archive.path, "show", "--name-only", "--format=", report.rules_commit).split() == ["docs/index.md"]
     assert "![logo]" not in (archive.path / "docs/index.md").read_text()
+    # the docs change is a separate commit, marked as such
+    assert report.commit is not None and "Change-Kind: docs" in git(archive.path, "log", "-1", "--format=%B")
+    assert "docs/guide/auth.md" in git(archive.path, "show", "--name-only", "--format=", "HEAD")
+    # re-rendering fetched nothing: the run's requests were conditional
+    assert all("If-None-Match" in h for p, h in docs_server.request_headers if p == "/index.html")
+
+
+def test_rerender_without_rule_change_is_a_no_op(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    config = make_config(make_site(docs_server.url))
+    run(config, archive, workers=1)
+    report = rerender(config, archive, config.sites[0])
+    assert report.commit is None
+    assert commit_count(archive.path) == 1
 
 
 def test_deleted_file_is_restored_on_next_run(docs_server: FaultServer, archive: ArchiveRepo) -> None:

@@ -1,0 +1,188 @@
+"""A bounded crawl: follow links from start pages, breadth first, staying under the base URL.
+
+Every page the crawl fetches is handed on to the pipeline (``prefetched``), so a page is requested
+once per run. Requests are conditional when the last run knew the page; a 304 reuses the links
+the last run saw (kept in state), so an unchanged site is crawled with 304s only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
+
+import lxml.html
+from lxml import etree
+
+from archiver.config import Crawl
+from archiver.errors import FetchError
+from archiver.fetch import Fetcher
+from archiver.models import FetchedPage
+from archiver.paths import page_key
+
+logger = logging.getLogger(__name__)
+
+# links to these are files, not pages: not followed
+ASSET_EXTENSIONS = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".svg",
+        ".webp",
+        ".ico",
+        ".bmp",
+        ".pdf",
+        ".zip",
+        ".gz",
+        ".tgz",
+        ".bz2",
+        ".xz",
+        ".tar",
+        ".whl",
+        ".egg",
+        ".exe",
+        ".dmg",
+        ".msi",
+        ".css",
+        ".js",
+        ".map",
+        ".woff",
+        ".woff2",
+        ".ttf",
+        ".otf",
+        ".eot",
+        ".mp4",
+        ".webm",
+        ".mp3",
+        ".ogg",
+        ".wav",
+        ".epub",
+        ".mobi",
+        ".inv",
+        ".doctree",
+    }
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_url(url: str, query: str = "drop") -> str:
+    """Canonical form of a link: no fragment, lower-case scheme and host, no default port, dot
+    segments resolved, and the query dropped, sorted or kept (``query``)."""
+    url = urldefrag(url)[0]
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    path = parts.path or "/"
+    resolved = posixpath.normpath(path)
+    if path.endswith("/") and not resolved.endswith("/"):
+        resolved += "/"
+    if query == "drop":
+        q = ""
+    elif query == "sort":
+        q = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    else:
+        q = parts.query
+    return urlunsplit((scheme, netloc, resolved, q, ""))
+
+
+def page_links(body: bytes, url: str) -> list[str]:
+    """The absolute targets of a page's ``<a href>`` links (honouring ``<base href>``)."""
+    try:
+        doc: Any = lxml.html.document_fromstring(body)
+    except (etree.ParserError, ValueError):
+        return []
+    base = url
+    for href in doc.xpath("//base/@href"):
+        base = urljoin(url, str(href))
+        break
+    out = []
+    for href in doc.xpath("//a/@href"):
+        text = str(href).strip()
+        if text and not text.startswith(("mailto:", "javascript:", "tel:", "data:", "#")):
+            try:
+                out.append(urljoin(base, text))
+            except ValueError:
+                continue
+    return out
+
+
+@dataclass
+class CrawlResult:
+    """The pages a crawl found, in discovery order, with what it fetched and the links it saw."""
+
+    urls: list[str] = field(default_factory=list)
+    pages: dict[str, FetchedPage] = field(default_factory=dict)
+    links: dict[str, list[str]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+async def crawl(
+    fetcher: Fetcher,
+    settings: Crawl,
+    base_url: str,
+    allowed: Callable[[str], bool],
+    known: dict[str, tuple[str | None, str | None, list[str] | None]],
+) -> CrawlResult:
+    """Crawl from ``settings.start`` under ``base_url``; ``allowed`` filters URLs (include/exclude,
+    robots); ``known`` maps a URL to (etag, last_modified, links) from the last run."""
+    result = CrawlResult()
+    seen: set[str] = set()
+    frontier: list[tuple[str, int]] = []
+
+    def admit(url: str, depth: int) -> None:
+        url = normalise_url(url, settings.query)
+        if not url.startswith(base_url) or not allowed(url):
+            return
+        if posixpath.splitext(urlsplit(url).path)[1].lower() in ASSET_EXTENSIONS:
+            return
+        key = page_key(base_url, url)
+        if key in seen or len(seen) >= settings.max_pages:
+            return
+        seen.add(key)
+        frontier.append((url, depth))
+
+    for start in settings.start:
+        admit(urljoin(base_url, start), 0)
+
+    async def visit(url: str, depth: int) -> None:
+        etag, last_modified, links = known.get(url, (None, None, None))
+        if links is None:
+            etag = last_modified = None  # without last run's links a 304 would leave us blind
+        try:
+            page = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
+        except FetchError as exc:
+            result.failed[url] = str(exc)
+            result.urls.append(url)
+            return
+        result.pages[url] = page
+        final = normalise_url(page.final_url, settings.query)
+        if final != url and not final.startswith(base_url):
+            result.urls.append(url)  # redirects off-site: the pipeline reports it
+            return
+        result.urls.append(url)
+        if page.status_code == 200:
+            links = page_links(page.body, page.final_url)
+        elif not page.not_modified:
+            links = []
+        result.links[url] = links or []
+        if depth < settings.max_depth:
+            for link in links or []:
+                admit(link, depth + 1)
+
+    while frontier:
+        batch, frontier[:] = frontier[:], []
+        await asyncio.gather(*(visit(url, depth) for url, depth in batch))
+    if len(seen) >= settings.max_pages:
+        logger.warning("crawl of %s stopped at max_pages=%d", base_url, settings.max_pages)
+    return result

@@ -1,0 +1,208 @@
+"""Fetch + convert, page by page, in this process or in worker processes.
+
+A worker's event loop keeps a few requests in flight while it converts the bodies that have
+arrived, so downloading hides behind conversion and every core is busy; the main process only
+writes files and talks to git. Nothing here raises for one page's failure: every job ends as a
+:class:`PageOutcome`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+import math
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from urllib.parse import urlsplit, urlunsplit
+
+from archiver.config import Site
+from archiver.convert import CONVERTER_VERSION, Rules, kind_of, to_markdown
+from archiver.errors import ConvertError, FetchError, NotAPageError
+from archiver.fetch import Fetcher
+from archiver.models import FetchedPage, OutcomeKind, PageJob, PageOutcome
+from archiver.state import BodyStore
+
+logger = logging.getLogger(__name__)
+
+MIN_PAGES_PER_WORKER = 16  # below this a worker process costs more than it saves
+
+
+def rules_of(site: Site) -> Rules:
+    return Rules(
+        content=tuple(site.content),
+        strip=tuple(site.strip_selectors) + tuple(site.ignore.selectors),
+        drop_lines=tuple(site.ignore.lines),
+        mask=tuple(site.ignore.mask),
+        presets=site.generator_defaults,
+    )
+
+
+def rules_fingerprint(site: Site) -> str:
+    """Identifies the conversion rules; a body hash is only trusted under the same rules."""
+    r = rules_of(site)
+    parts = [CONVERTER_VERSION, str(r.presets), *r.content, "\x1e", *r.strip, "\x1e", *r.drop_lines, "\x1e", *r.mask]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def fetcher_for(site: Site, concurrency: int | None = None) -> Fetcher:
+    return Fetcher(
+        concurrency=concurrency or site.concurrency,
+        delay=site.delay,
+        timeout=site.timeout,
+        retries=site.retries,
+        max_bytes=site.max_bytes,
+        max_redirects=site.max_redirects,
+        user_agent=site.user_agent,
+    )
+
+
+def markdown_twin(url: str) -> str:
+    """Where a docs site commonly serves a page's Markdown: ``<url>.md``, or ``<dir>/index.md``."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    path = path + "index.md" if path.endswith("/") else path + ".md"
+    return urlunsplit(parts._replace(path=path, query="", fragment=""))
+
+
+async def _fetch_twin(fetcher: Fetcher, job: PageJob) -> FetchedPage | None:
+    """The page's Markdown twin if the site serves one (text, not an HTML fallback), else None."""
+    twin = markdown_twin(job.url)
+    try:
+        page = await fetcher.fetch(twin, etag=job.etag if job.twin else None)
+    except FetchError:
+        return None
+    if page.not_modified and job.twin:
+        return page
+    is_text = page.status_code == 200 and kind_of(page.content_type, twin) in ("markdown", "text")
+    # (a server that answers every path with its HTML app is not serving a twin)
+    return page if is_text and page.body.lstrip()[:1] != b"<" else None
+
+
+async def process_page(fetcher: Fetcher, job: PageJob, rules: Rules, prefer_markdown: bool = False) -> PageOutcome:
+    """Fetch one page (unless the crawl already did) and convert it unless it is unchanged."""
+    page = job.prefetched
+    twin = False
+    if page is None and prefer_markdown:
+        page = await _fetch_twin(fetcher, job)
+        twin = page is not None
+    if page is None:
+        try:
+            etag = None if job.twin else job.etag  # a validator of the twin means nothing to the page
+            page = await fetcher.fetch(job.url, etag=etag, last_modified=None if job.twin else job.last_modified)
+        except FetchError as exc:
+            return PageOutcome(job, OutcomeKind.FAILED, error=str(exc))
+    if page.not_modified:
+        return PageOutcome(
+            job,
+            OutcomeKind.NOT_MODIFIED,
+            etag=job.etag,
+            last_modified=job.last_modified,
+            body_hash=job.body_hash,
+            twin=twin,
+        )
+    if page.gone:
+        return PageOutcome(job, OutcomeKind.GONE, error=f"HTTP {page.status_code}", final_url=page.final_url)
+    if page.status_code != 200:
+        return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: HTTP {page.status_code}")
+    content_type = "text/markdown" if twin else page.content_type
+    done = functools.partial(
+        PageOutcome,
+        job,
+        etag=page.etag,
+        last_modified=page.last_modified,
+        body_hash=hashlib.sha256(page.body).hexdigest(),
+        final_url=page.final_url,
+        content_type=content_type,
+        twin=twin,
+    )
+    if done.keywords["body_hash"] == job.body_hash:
+        return done(OutcomeKind.SAME_BODY)
+    try:
+        markdown = to_markdown(page.body, content_type, job.url, rules)
+    except NotAPageError as exc:
+        return PageOutcome(job, OutcomeKind.SKIPPED, error=str(exc))
+    except ConvertError as exc:
+        return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: {exc}")
+    except Exception as exc:  # a converter bug must cost one page, never the site's run
+        logger.exception("converting %s failed", job.url)
+        return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: cannot convert: {type(exc).__name__}: {exc}")
+    return done(OutcomeKind.CONVERTED, markdown=markdown, body=page.body)
+
+
+async def process_jobs(
+    fetcher: Fetcher,
+    jobs: Sequence[PageJob],
+    site: Site,
+    on_outcome: Callable[[PageOutcome], None],
+    bodies: BodyStore | None = None,
+) -> None:
+    """Process ``jobs`` concurrently (the fetcher bounds requests in flight); keep new raw bodies."""
+    rules = rules_of(site)
+
+    async def one(job: PageJob) -> None:
+        outcome = await process_page(fetcher, job, rules, site.prefer_markdown)
+        if outcome.body is not None:
+            if bodies is not None:
+                bodies.put(job.url, outcome.body)
+            outcome = outcome.without_body()  # the bytes stay here, not in the pipe to the main process
+        on_outcome(outcome)
+
+    await asyncio.gather(*(one(job) for job in jobs))
+
+
+# A worker process keeps one event loop and one Fetcher (so keep-alive connections) for its life.
+_worker: dict[str, object] = {}
+
+
+def _worker_init(site: Site, concurrency: int, bodies: BodyStore | None) -> None:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    _worker.update(loop=loop, site=site, bodies=bodies, fetcher=None, concurrency=concurrency)
+
+
+def _worker_run(jobs: list[PageJob]) -> list[PageOutcome]:
+    loop, site, bodies = _worker["loop"], _worker["site"], _worker["bodies"]
+    assert isinstance(loop, asyncio.AbstractEventLoop) and isinstance(site, Site)
+    assert bodies is None or isinstance(bodies, BodyStore)
+    if _worker["fetcher"] is None:
+        _worker["fetcher"] = fetcher_for(site, int(str(_worker["concurrency"])))
+    fetcher = _worker["fetcher"]
+    assert isinstance(fetcher, Fetcher)
+    out: list[PageOutcome] = []
+    loop.run_until_complete(process_jobs(fetcher, jobs, site, out.append, bodies))
+    return out
+
+
+def execute(
+    site: Site,
+    jobs: list[PageJob],
+    workers: int,
+    on_outcome: Callable[[PageOutcome], None],
+    bodies: BodyStore | None = None,
+) -> None:
+    """Call ``on_outcome`` (in this process) for every job, using up to ``workers`` processes."""
+    workers = min(workers, len(jobs) // MIN_PAGES_PER_WORKER)
+    if workers <= 1 or site.delay > 0:
+        # small site, or a politeness delay that must hold across all requests: one process
+
+        async def run() -> None:
+            async with fetcher_for(site) as fetcher:
+                await process_jobs(fetcher, jobs, site, on_outcome, bodies)
+
+        asyncio.run(run())
+        return
+    per_worker = max(1, math.ceil(site.concurrency / workers))
+    size = max(4, min(16, len(jobs) // (workers * 16)))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    # fork: workers start at once with every module already imported (spawn would re-import)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    ctx = multiprocessing.get_context(method)
+    initargs = (site, per_worker, bodies)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=initargs) as pool:
+        futures = [pool.submit(_worker_run, chunk) for chunk in chunks]
+        for future in as_completed(futures):
+            for outcome in future.result():
+                on_outcome(outcome)

@@ -1,0 +1,175 @@
+"""The static changes site and the feeds: checked against git, for escaping, structure and accessibility."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import lxml.html
+import pytest
+from conftest import DATA, FaultServer, git, make_config, make_site
+from history_fixture import AUTH_V4, Built, build, snapshot
+from typer.testing import CliRunner
+
+from archiver.cli import app
+from archiver.htmlpage import CSS, PALETTE
+from archiver.report import anchor, build_report
+from archiver.store import ArchiveRepo
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    with pytest.MonkeyPatch.context() as mp, FaultServer(DATA / "site_v1") as server:
+        yield build(tmp_path_factory.mktemp("report"), server, mp)
+
+
+@pytest.fixture(scope="module")
+def site(built: Built) -> Path:
+    out = built.repo.parent / "site"
+    result = build_report(built.repo, out, web_url="https://git.example/c/{sha}")
+    assert (result.sites, result.snapshots, result.rendered) == (2, 5, 5)
+    return out
+
+
+def html_files(out: Path) -> list[Path]:
+    return sorted(out.rglob("*.html"))
+
+
+def test_a_page_per_snapshot_with_gits_files_and_line_numbers(built: Built, site: Path) -> None:
+    for name, count in (("docs", 4), ("other", 1)):
+        shas = git(built.repo, "log", "--format=%H", "--", f"{name}/").split()
+        assert len(shas) == count
+        assert {p.stem for p in (site / name / "snap").glob("*.html")} == set(shas)
+    index = lxml.html.parse(str(site / "index.html")).getroot()
+    rows = [[c.text_content().strip() for c in tr.findall("td")] for tr in index.cssselect("tbody tr")]
+    assert [(r[0], r[1]) for r in rows] == [("docs", "4"), ("other", "1")]
+
+    sha = built.docs[3]
+    doc = lxml.html.parse(str(site / "docs" / "snap" / f"{sha}.html")).getroot()
+    files = [a.text_content() for a in doc.cssselect("table.list tbody td:first-child a")]
+    assert files == [p.removeprefix("docs/") for p in git(built.repo, "show", "--name-only", "--format=", sha).split()]
+    # the gutters hold git's line numbers: compare with the hunks of git show -U0
+    hunks = re.findall(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@", git(built.repo, "show", "-U0", "--format=", sha), re.M)
+    section = doc.get_element_by_id(anchor("docs/guide/auth.md")).getparent()
+    added = [int(tr.findall("td")[1].text) for tr in section.cssselect("tr.add")]
+    removed = [int(tr.findall("td")[0].text) for tr in section.cssselect("tr.del")]
+    assert sorted(added) == sorted(int(new) for _, new in hunks)
+    assert sorted(removed) == sorted(int(old) for old, _ in hunks)
+    assert [i.text for i in section.cssselect("tr.add ins")] == [", limit=5", "has ", " or was revoked"]
+    assert [d.text for d in section.cssselect("tr.del del")] == []  # nothing removed inside those lines
+    folds = section.cssselect("details.fold summary")
+    assert folds and folds[0].text.startswith("37 unchanged lines")  # context collapsed, not dropped
+    assert f"{built.url}guide/auth.html" in [a.get("href") for a in section.cssselect("a")]
+    assert "## Examples, ## Errors" in doc.cssselect("table.list tbody tr")[0].text_content()
+    assert doc.cssselect(f'a[href="https://git.example/c/{sha}"]')
+
+
+def test_archived_markup_is_escaped_never_rendered(built: Built, site: Path) -> None:
+    for path in html_files(site):
+        text = path.read_text()
+        assert not re.search(r"<\s*script", text, re.I), path
+        assert "<b>markup" not in text
+    page = (site / "docs" / "snap" / f"{built.docs[2]}.html").read_text()
+    assert "&lt;script&gt;alert(&quot;xss&quot;)&lt;/script&gt;" in page
+    text = lxml.html.fromstring(page).text_content()
+    assert 'Never paste a <script>alert("xss")</script> tag or <b>markup</b> & such here.' in text
+
+
+def test_accessibility_basics_and_links_on_every_page(site: Path) -> None:
+    ids_in: dict[Path, set[str]] = {}
+    for path in html_files(site):
+        doc = lxml.html.parse(str(path)).getroot()
+        assert doc.get("lang") == "en", path
+        levels = [int(h.tag[1]) for h in doc.iter("h1", "h2", "h3", "h4", "h5", "h6")]
+        assert levels.count(1) == 1 and levels[0] == 1, path
+        assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), (path, levels)
+        assert not doc.cssselect("script") and doc.find(".//main") is not None
+        for a in doc.iter("a"):
+            href = a.get("href", "")
+            assert a.text_content().strip(), (path, href)  # every link has a name
+            if href.startswith(("http://", "https://")):
+                continue
+            target = urlsplit(href)
+            assert not target.scheme and not href.startswith("/"), (path, href)  # relative: file:// and any host
+            file = (path.parent / unquote(target.path)).resolve() if target.path else path
+            assert file.is_file(), (path, href)
+            if target.fragment:
+                ids = ids_in.setdefault(file, set(lxml.html.parse(str(file)).getroot().xpath("//@id")))
+                assert target.fragment in ids, (path, href)
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def test_every_text_colour_pair_meets_wcag_aa() -> None:
+    for name, (fg, bg) in PALETTE.items():
+        hi, lo = sorted((_luminance(fg), _luminance(bg)), reverse=True)
+        assert (hi + 0.05) / (lo + 0.05) >= 4.5, name
+    text_colours = set(re.findall(r"(?<![-\w])color:(#[0-9a-f]{6})", CSS))
+    assert text_colours <= {fg for fg, _ in PALETTE.values()}  # no text colour escapes the check
+
+
+def test_feeds_have_an_entry_per_snapshot_linking_to_its_page(built: Built, site: Path) -> None:
+    for feed, prefix, count in ((site / "feed.xml", "", 5), (site / "docs" / "feed.xml", "docs/", 4)):
+        root = ET.parse(feed).getroot()
+        entries = root.findall(f"{ATOM}entry")
+        assert len(entries) == count
+        assert len({e.findtext(f"{ATOM}id") for e in entries}) == count
+        assert all(e.findtext(f"{ATOM}id", "").startswith("urn:uuid:") for e in entries)
+        for e in entries:
+            link = e.find(f"{ATOM}link[@rel='alternate']")
+            assert link is not None and (feed.parent / link.get("href", "")).is_file()
+        dates = [e.findtext(f"{ATOM}updated", "") for e in entries]
+        assert dates == sorted(dates, reverse=True)
+    newest = ET.parse(site / "docs" / "feed.xml").getroot().findall(f"{ATOM}entry")[0]
+    assert newest.findtext(f"{ATOM}title") == "docs: 1 page changed (+2 −2)"
+    assert "changed guide/auth.md: ## Examples, ## Errors" in newest.findtext(f"{ATOM}summary", "")
+    related = newest.find(f"{ATOM}link[@rel='related']")
+    assert related is not None and related.get("href") == f"https://git.example/c/{built.docs[3]}"
+
+
+def test_report_is_incremental(tmp_path: Path, docs_server: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = make_site(docs_server.url, name="docs")
+    config, archive = make_config(docs), ArchiveRepo.open_or_init(tmp_path / "repo")
+    snapshot(monkeypatch, config, archive, docs, "2026-06-01T10:00:00+00:00")
+    out = tmp_path / "site"
+    result = CliRunner().invoke(app, ["report", "--out", str(out), "--repo", str(archive.path), "--config", str(tmp_path / "none.yaml")])
+    assert result.exit_code == 0 and "1 sites, 1 snapshots (1 new pages)" in result.stdout
+    first = next((out / "docs" / "snap").glob("*.html"))
+    stamp = first.stat().st_mtime_ns
+    assert build_report(archive.path, out).rendered == 0
+    docs_server.set_page("/guide/auth.html", AUTH_V4.encode())
+    sha = snapshot(monkeypatch, config, archive, docs, "2026-06-02T10:00:00+00:00")
+    again = build_report(archive.path, out, base_url="https://docs-changes.example/")
+    assert again.rendered == 1 and (out / "docs" / "snap" / f"{sha}.html").is_file()
+    assert first.stat().st_mtime_ns == stamp  # an existing snapshot page is not rewritten
+    assert "2 snapshots" in (out / "docs" / "index.html").read_text()
+    link = ET.parse(out / "feed.xml").getroot().find(f"{ATOM}entry/{ATOM}link")
+    assert link is not None and link.get("href") == f"https://docs-changes.example/docs/snap/{sha}.html"
+    assert build_report(archive.path, out, full=True).rendered == 2
+
+
+def test_binary_and_huge_files_are_summarised_not_rendered(tmp_path: Path) -> None:
+    repo = ArchiveRepo.open_or_init(tmp_path / "repo").path
+    (repo / "docs").mkdir()
+    (repo / "docs" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)) * 4)
+    (repo / "docs" / "huge.md").write_text("".join(f"line {n}\n" for n in range(6000)))
+    (repo / "docs" / "small.md").write_text("---\nsource: javascript:alert(1)\n---\n\n# Small\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "docs: 3 pages changed")
+    out = tmp_path / "site"
+    build_report(repo, out)
+    page = next((out / "docs" / "snap").glob("*.html")).read_text()
+    assert "Binary file: not shown." in page
+    assert "Large change (6000 lines added, 0 removed): not shown here" in page
+    assert "line 5999" not in page and len(page) < 50_000
+    assert 'href="javascript:' not in page  # a source: line is only a link if it is http(s)
+    assert "# Small" in page
