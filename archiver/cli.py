@@ -280,6 +280,9 @@ from archiver import cli_unattended  # noqa: E402, F401, I001
 # the read-side commands (log, show, diff, history, report) too
 from archiver import cli_history  # noqa: E402, F401, I001
 
+# and the commands about a site's pages and rules (pages, rerender)
+from archiver import cli_pages  # noqa: E402, F401, I001
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -36,7 +36,12 @@ print(client.get("/items"))
 AUTH_V4 = AUTH_V3.replace('client.get("/items")', 'client.get("/items", limit=5)').replace(
     "the token expired.", "the token has expired or was revoked."
 )
-DATES = ["2026-06-01T10:00:00+00:00", "2026-06-05T09:00:00+00:00", "2026-06-10T12:00:00+00:00", "2026-06-12T08:00:00+00:00"]
+DATES = [
+    "2026-06-01T10:00:00+00:00",
+    "2026-06-05T09:00:00+00:00",
+    "2026-06-10T12:00:00+00:00",
+    "2026-06-12T08:00:00+00:00",
+]
 OTHER_DATE = "2026-06-07T00:00:00+00:00"
 
 

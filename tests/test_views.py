@@ -91,12 +91,16 @@ def test_full_context_patch_has_gits_line_numbers(built: Built) -> None:
 def test_show_is_sections_then_git_show(built: Built) -> None:
     result = run(built, "show", "docs@-2")
     assert result.exit_code == 0
-    expected = git(built.repo, "show", "--color=never", "--stat", "--patch", "--format=medium", built.docs[2], "--", "docs/")
+    expected = git(
+        built.repo, "show", "--color=never", "--stat", "--patch", "--format=medium", built.docs[2], "--", "docs/"
+    )
     assert result.stdout.endswith(expected)
     head = result.stdout[: -len(expected)]
     assert f"Sections changed in docs@{built.docs[2][:10]}" in head and "guide/auth.md" in head
     latest = run(built, "show", "docs")
-    assert latest.stdout.endswith(git(built.repo, "show", "--stat", "--patch", "--format=medium", built.docs[3], "--", "docs/"))
+    assert latest.stdout.endswith(
+        git(built.repo, "show", "--stat", "--patch", "--format=medium", built.docs[3], "--", "docs/")
+    )
     by_day = run(built, "show", "docs@2026-06-10")  # the day's last snapshot, though it was at noon
     assert f"docs@{built.docs[2][:10]}" in by_day.stdout
 
@@ -154,7 +158,10 @@ def test_history_lists_versions_oldest_first_like_git(built: Built) -> None:
         (["show", "nosuch@-1"], "no snapshots of site 'nosuch'"),
         (["history", "docs", "guide/nope.md"], "no page 'guide/nope.md' in the history of site 'docs'"),
         (["history", "docs", "guide/auth.html"], "did you mean guide/auth.md"),
-        (["diff", "docs", "2026-05-01..-1"], "no snapshot of site 'docs' at or before 2026-05-01 (the first one is from 2026-06-01"),
+        (
+            ["diff", "docs", "2026-05-01..-1"],
+            "no snapshot of site 'docs' at or before 2026-05-01 (the first one is from 2026-06-01",
+        ),
         (["show", "docs@2026-05-31"], "no snapshot of site 'docs' at or before 2026-05-31"),
         (["diff", "docs", "-9"], "site 'docs' has 4 snapshots, so -9 names none"),
         (["diff", "docs", "nosuchrev"], "unknown revision 'nosuchrev'"),
@@ -180,4 +187,3 @@ def test_diff_unknown_long_option_is_a_usage_error(built: Built) -> None:
     result = run(built, "diff", "docs", "-1", "--wordiff")
     assert result.exit_code == 2
     assert "no such option: --wordiff" in result.stderr
-

@@ -1,0 +1,75 @@
+"""The commands about a site's pages and rules: ``archiver pages`` and ``archiver rerender``.
+
+Registered on the same Typer app when ``cli.py`` imports this module at its end.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from archiver.cli import (
+    EXIT_FAILED,
+    ConfigOpt,
+    RepoOpt,
+    VerboseOpt,
+    _reported,
+    _setup_logging,
+    _summary_table,
+    app,
+    out,
+)
+from archiver.config import load_config
+from archiver.paths import assign_paths
+from archiver.store import ArchiveRepo
+
+
+@app.command()
+def pages(
+    site: Annotated[str, typer.Argument(help="The site.")],
+    config: ConfigOpt = Path("sites.yaml"),
+    repo: RepoOpt = Path("archive-repo"),
+    verbose: VerboseOpt = False,
+) -> None:
+    """List the pages discovery finds for SITE and the file each goes to; archives nothing (dry run)."""
+    from archiver.pipeline import discover
+
+    _setup_logging(verbose)
+    with _reported(verbose):
+        target = load_config(config).select([site])[0]
+        archive = ArchiveRepo.open(repo) if (repo / ".git").exists() else None
+        found = discover(target, archive)
+    mapping = assign_paths(target.base_url, found.urls)
+    table = Table(title=f"{len(mapping)} pages of {target.name}", title_justify="left")
+    table.add_column("url")
+    table.add_column("file")
+    for url, rel in mapping.items():
+        table.add_row(url, f"{target.name}/{rel}")
+    out.print(table)
+    if found.excluded:
+        out.print(f"({found.excluded} more left out by include/exclude or robots.txt)")
+
+
+@app.command()
+def rerender(
+    site: Annotated[str, typer.Argument(help="The site.")],
+    config: ConfigOpt = Path("sites.yaml"),
+    repo: RepoOpt = Path("archive-repo"),
+    wait: Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")] = 0.0,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Re-apply SITE's current rules to its stored pages without fetching; one commit marked as a rules change."""
+    from archiver.pipeline import rerender as rerender_site
+
+    _setup_logging(verbose)
+    with _reported(verbose):
+        cfg = load_config(config)
+        report = rerender_site(cfg, ArchiveRepo.open(repo), cfg.select([site])[0], wait=wait)
+    out.print(_summary_table([report]))
+    if report.commit is None:
+        out.print("nothing changed: the stored pages already match the rules")
+    if report.failed:
+        raise typer.Exit(EXIT_FAILED)
