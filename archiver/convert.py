@@ -10,6 +10,7 @@ same bytes.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -21,8 +22,10 @@ from lxml import etree
 
 from archiver import generators
 from archiver.config import DEFAULT_CONTENT
-from archiver.errors import ConvertError, NotAPageError
+from archiver.errors import ConvertError, InvalidJSONError, NotAPageError
 from archiver.markdown import fragment_to_markdown
+
+logger = logging.getLogger(__name__)
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
 # shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).
@@ -140,11 +143,20 @@ def _strip_cache_busters(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
-def _select_content(doc: Any, selectors: tuple[str, ...]) -> Any:
+_warned_selectors: set[tuple[str, ...]] = set()
+
+
+def _select_content(doc: Any, selectors: tuple[str, ...], fallback: tuple[str, ...] = ()) -> Any:
+    """The first element matched by ``selectors``; else by ``fallback`` (said once per selector list)."""
     for sel in selectors:
         found = doc.cssselect(sel)
         if found:
             return found[0]
+    if fallback:
+        if selectors not in _warned_selectors:
+            _warned_selectors.add(selectors)
+            logger.warning("content selectors %s match nothing on some pages; using the defaults", list(selectors))
+        return _select_content(doc, fallback)
     return doc
 
 
@@ -188,8 +200,8 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
         doc.make_links_absolute(url, resolve_base_href=True, handle_failures="ignore")
     except ValueError as exc:  # lxml refuses to set an attribute holding control characters
         raise ConvertError(f"cannot resolve the page's links: {exc}") from exc
-    selectors = rules.content or ((preset.content if preset else ()) + tuple(DEFAULT_CONTENT))
-    content = _select_content(doc, selectors)
+    defaults = (preset.content if preset else ()) + tuple(DEFAULT_CONTENT)
+    content = _select_content(doc, rules.content, defaults) if rules.content else _select_content(doc, defaults)
     _refuse_login_wall(content)
     for sel in rules.strip + (preset.strip if preset else ()):
         for el in content.cssselect(sel):
@@ -231,7 +243,7 @@ def to_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> str:
         try:
             text = json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False)
         except (ValueError, RecursionError) as exc:
-            raise ConvertError(f"invalid JSON: {exc}") from exc
+            raise InvalidJSONError(f"invalid JSON: {exc}") from exc
     return normalise(apply_ignore(text, rules))
 
 

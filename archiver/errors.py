@@ -10,7 +10,8 @@ enter (``raise FetchError(...) from exc``); callers never see those libraries' t
      ├── ConfigError      sites.yaml is missing, malformed or invalid (names file, line, field)
      ├── FetchError       a page or sitemap could not be downloaded
      ├── ConvertError     a body could not be turned into Markdown (not text, undecodable)
-     │    └── NotAPageError a PDF, an image…: skipped, not failed
+     │    ├── NotAPageError a PDF, an image…: skipped, not failed
+     │    └── InvalidJSONError a JSON page that does not parse: stored as text
      └── StoreError       the archive repository could not be read or written
           └── LockedError another run holds the repository lock
 """
@@ -36,6 +37,10 @@ class ConvertError(ArchiverError):
 
 class NotAPageError(ConvertError):
     """The URL answered with something that is not a page (a PDF, an image): skipped, not failed."""
+
+
+class InvalidJSONError(ConvertError):
+    """A page served as JSON does not parse (it is then kept as plain text)."""
 
 
 class HistoryError(ArchiverError):

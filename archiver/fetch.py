@@ -168,6 +168,8 @@ class Fetcher:
             # reused, and a new connection per request would halve the no-change run's speed
             body = await self._read_capped(url, resp)
             h = resp.headers
+            if h.get("cf-mitigated", "").lower() == "challenge":
+                raise FetchError(f"{url}: answered with a bot challenge (cf-mitigated: challenge), not the page")
             page = FetchedPage(
                 url,
                 final_url,

@@ -167,7 +167,7 @@ class _Run:
                 job.url, target, PageStatus.MOVED, f"moved from {job.path} (redirects to {outcome.final_url})"
             )
         ps.status = status.value
-        return PageResult(job.url, target, status)
+        return PageResult(job.url, target, status, outcome.error)  # error: a note, e.g. "stored as text"
 
     def unlisted(self) -> None:
         """Pages the last run had that discovery no longer finds: removed after ``remove_after`` runs."""

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from archiver.config import Site
 from archiver.convert import CONVERTER_VERSION, Rules, kind_of, to_markdown
-from archiver.errors import ConvertError, FetchError, NotAPageError
+from archiver.errors import ConvertError, FetchError, InvalidJSONError, NotAPageError
 from archiver.fetch import Fetcher
 from archiver.models import FetchedPage, OutcomeKind, PageJob, PageOutcome
 from archiver.state import BodyStore
@@ -124,6 +124,10 @@ async def process_page(fetcher: Fetcher, job: PageJob, rules: Rules, prefer_mark
         markdown = to_markdown(page.body, content_type, job.url, rules)
     except NotAPageError as exc:
         return PageOutcome(job, OutcomeKind.SKIPPED, error=str(exc))
+    except InvalidJSONError as exc:
+        # still worth keeping: stored as text, and the run reports why it isn't pretty-printed
+        text = to_markdown(page.body, "text/plain", job.url, rules)
+        return done(OutcomeKind.CONVERTED, markdown=text, body=page.body, error=f"{exc}; stored as text")
     except ConvertError as exc:
         return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: {exc}")
     except Exception as exc:  # a converter bug must cost one page, never the site's run
