@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from archiver.cli import (
     EXIT_FAILED,
@@ -20,6 +19,7 @@ from archiver.cli import (
     _setup_logging,
     _summary_table,
     app,
+    err,
     out,
 )
 from archiver.config import load_config
@@ -43,14 +43,13 @@ def pages(
         archive = ArchiveRepo.open(repo) if (repo / ".git").exists() else None
         found = discover(target, archive)
     mapping = assign_paths(target.base_url, found.urls)
-    table = Table(title=f"{len(mapping)} pages of {target.name}", title_justify="left")
-    table.add_column("url")
-    table.add_column("file")
+    # plain "url<TAB>file" lines: easy to grep, diff and count (a table would cut long URLs)
     for url, rel in mapping.items():
-        table.add_row(url, f"{target.name}/{rel}")
-    out.print(table)
+        out.print(f"{url}\t{target.name}/{rel}", highlight=False, markup=False)
+    note = f"{len(mapping)} pages"
     if found.excluded:
-        out.print(f"({found.excluded} more left out by include/exclude or robots.txt)")
+        note += f"; {found.excluded} more left out by include/exclude or robots.txt"
+    err.print(note, highlight=False)
 
 
 @app.command()
