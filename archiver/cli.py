@@ -1,7 +1,7 @@
 """The ``archiver`` command: parse arguments, call one library function, render the result.
 
-Exit codes: 0 all good; 1 some pages (or a site) failed; 2 bad config or usage; 3 the archive
-repository could not be used (locked by another run, unwritable, not a repository).
+Exit codes: 0 all good; 1 some pages (or a site, or the push) failed; 2 bad config or usage; 3 the
+archive repository could not be used (locked by another run, unwritable, not a repository).
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def report(
         web_url = load_config(config).web_url if config.exists() else None
         result = build_report(repo, out_dir, web_url=web_url, base_url=base_url, full=full)
     out.print(
-        f"{result.sites} sites, {result.snapshots} snapshots ({result.rendered} new pages) in {out_dir}; "
+        f"{result.sites} site(s), {result.snapshots} snapshot(s), {result.rendered} new page(s) in {out_dir}; "
         f"open {out_dir / 'index.html'}",
         highlight=False,
     )

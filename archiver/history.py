@@ -203,15 +203,14 @@ def diff(
     """The patch of one snapshot of ``site`` (its latest if ``rev`` is None), or of a range ``A..B``.
 
     The same text as ``git show --stat --patch <rev> -- <site>/`` (or ``git diff --stat --patch A B
-    -- <site>/``). ``rev`` may use any form :func:`archiver.revisions.resolve` accepts (``-1``,
+    -- <site>/``). ``rev`` may use any form :func:`archiver.revisions.resolve_rev` accepts (``-1``,
     ``2026-06-10``, a sha, and ranges of those); ``page`` limits it to one file of the site.
     """
     from archiver.revisions import resolve_page, resolve_range, resolve_rev, split_range
 
     repo = open_repo(path)
-    spec = f"{site}/"
-    if page:
-        spec = f"{site}/{resolve_page(path, site, page)}"
+    rel = resolve_page(path, site, page) if page else None
+    spec = f"{site}/{rel}" if rel else f"{site}/"
     options = ["--color=always" if color else "--color=never", "--stat"]
     if not stat_only:
         options.append("--patch")
@@ -219,9 +218,14 @@ def diff(
             options.append("--word-diff=color" if color else "--word-diff=plain")
     rng = split_range(rev) if rev else None
     if rng:
-        old, new = resolve_range(path, site, *rng, page=page)
+        old, new = resolve_range(path, site, *rng, page=rel)
         return run_git(repo, "diff", *options, old, new, "--", spec)
     target = resolve_rev(path, site, rev or "-1")
+    if rel and not run_git(repo, "show", "--format=", "--name-only", target, "--", spec).strip():
+        raise HistoryError(
+            f"snapshot {target[:10]} ({rev or '-1'}) does not change page {rel!r} of site {site!r}; "
+            f"its versions: archiver history {site} {rel}"
+        )
     return run_git(repo, "show", *options, "--format=medium", target, "--", spec)
 
 

@@ -81,6 +81,10 @@ def _short(site: str, path: str) -> str:
     return path.removeprefix(f"{site}/")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _word(f: FileStat) -> str:
     return esc(STATUS_WORD.get(f.status, f.status))
 
@@ -148,7 +152,7 @@ def _snapshot_page(
 def _timeline_page(site: str, snaps: list[Snapshot], cache: dict[str, Details]) -> str:
     body = [
         f"<h1>{esc(site)}</h1>",
-        f'<p class="meta">{len(snaps)} snapshots · <a href="feed.xml">Atom feed</a></p>',
+        f'<p class="meta">{_count(len(snaps), "snapshot")} · <a href="feed.xml">Atom feed</a></p>',
         "<h2>Timeline</h2>",
     ]
     day = None
@@ -164,7 +168,8 @@ def _timeline_page(site: str, snaps: list[Snapshot], cache: dict[str, Details]) 
         )
         body.append(
             f'<li><a href="{href("snap/" + snap.sha + ".html")}">{esc(snap.date[11:16])} {esc(snap.subject)}</a> '
-            f'<span class="muted">· {len(snap.files)} files · {stat_html(snap.lines_added, snap.lines_removed)} · '
+            f'<span class="muted">· {_count(len(snap.files), "file")} · '
+            f"{stat_html(snap.lines_added, snap.lines_removed)} · "
             f"<code>{esc(snap.sha[:10])}</code></span>"
             + (f'<p class="sections">{esc(sections)}</p>' if sections else "")
             + "</li>"

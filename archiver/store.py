@@ -314,6 +314,8 @@ class ArchiveRepo:
             if rejected:  # the remote answered no (hook, non-fast-forward): asking again will not help
                 detail = f" (the remote said: {'; '.join(said)[:300]})" if said else ""
                 error = f"push to {shown} rejected: {rejected[0]}{detail}"
+                if "fetch first" in rejected[0] or "non-fast-forward" in rejected[0]:
+                    error += "; the remote has commits the archive lacks, and archiver never forces: merge by hand"
                 break
             fatal = [line[6:].strip() for line in err.splitlines() if line.startswith("fatal:")]
             error = f"push to {shown} failed: {fatal[0] if fatal else (err.strip() or f'git exited with {status}')}"

@@ -146,7 +146,7 @@ def test_report_is_incremental(tmp_path: Path, docs_server: FaultServer, monkeyp
     result = CliRunner().invoke(
         app, ["report", "--out", str(out), "--repo", str(archive.path), "--config", str(tmp_path / "none.yaml")]
     )
-    assert result.exit_code == 0 and "1 sites, 1 snapshots (1 new pages)" in result.stdout
+    assert result.exit_code == 0 and "1 site(s), 1 snapshot(s), 1 new page(s)" in result.stdout
     first = next((out / "docs" / "snap").glob("*.html"))
     stamp = first.stat().st_mtime_ns
     assert build_report(archive.path, out).rendered == 0
@@ -155,7 +155,7 @@ def test_report_is_incremental(tmp_path: Path, docs_server: FaultServer, monkeyp
     again = build_report(archive.path, out, base_url="https://docs-changes.example/")
     assert again.rendered == 1 and (out / "docs" / "snap" / f"{sha}.html").is_file()
     assert first.stat().st_mtime_ns == stamp  # an existing snapshot page is not rewritten
-    assert "2 snapshots" in (out / "docs" / "index.html").read_text()
+    assert "2 snapshots ·" in (out / "docs" / "index.html").read_text()
     link = ET.parse(out / "feed.xml").getroot().find(f"{ATOM}entry/{ATOM}link")
     assert link is not None and link.get("href") == f"https://docs-changes.example/docs/snap/{sha}.html"
     assert build_report(archive.path, out, full=True).rendered == 2

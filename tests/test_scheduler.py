@@ -136,7 +136,9 @@ def test_runs_happen_are_pushed_and_logged_and_status_shows_the_next_run(
     caplog.set_level(logging.INFO, logger="archiver")
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "--quiet", "--bare", str(remote))
-    config = write_sites(tmp_path / "sites.yaml", docs_server, {"docs": "every 1s | index.html, guide/auth.html"}, remote=remote)
+    config = write_sites(
+        tmp_path / "sites.yaml", docs_server, {"docs": "every 1s | index.html, guide/auth.html"}, remote=remote
+    )
     repo = tmp_path / "archive-repo"
 
     daemon = started()
@@ -249,7 +251,9 @@ def test_a_broken_site_folder_or_a_deleted_archive_is_logged_and_the_daemon_keep
 
 
 def test_sigterm_mid_run_finishes_the_commit_and_exits_0(docs_server: FaultServer, tmp_path: Path) -> None:
-    config = write_sites(tmp_path / "sites.yaml", docs_server, {"docs": "every 1h | index.html, reference/api.html, slow"})
+    config = write_sites(
+        tmp_path / "sites.yaml", docs_server, {"docs": "every 1h | index.html, reference/api.html, slow"}
+    )
     repo = tmp_path / "archive-repo"
     command = [sys.executable, "-m", "archiver", "daemon", "--config", str(config), "--repo", str(repo)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

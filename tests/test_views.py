@@ -155,6 +155,7 @@ def test_history_lists_versions_oldest_first_like_git(built: Built) -> None:
         (["diff", "docs", "-1..-2"], "did you mean -2..-1?"),
         (["diff", "docs", "-2..-1", "index.md"], "no snapshots of page 'index.md' of site 'docs' in -2..-1"),
         (["diff", "nosuch"], "no snapshots of site 'nosuch'"),
+        (["diff", "docs", "-1", "index.md"], "does not change page 'index.md' of site 'docs'"),
         (["show", "nosuch@-1"], "no snapshots of site 'nosuch'"),
         (["history", "docs", "guide/nope.md"], "no page 'guide/nope.md' in the history of site 'docs'"),
         (["history", "docs", "guide/auth.html"], "did you mean guide/auth.md"),
