@@ -36,6 +36,7 @@ from archiver import pipeline
 from archiver.config import Config, load_config
 from archiver.errors import ArchiverError, ConfigError, LockedError
 from archiver.models import PageStatus, PushResult, SiteReport
+from archiver.notify import notify_run
 from archiver.publish import push_archive
 from archiver.schedules import first_run, make_trigger
 from archiver.state import StateStore
@@ -240,6 +241,8 @@ class Daemon:
             report = run.sites[0]
             attempts = 1 if self._stop.is_set() else self.push_attempts  # stopping: one quick try
             push = self._when_unlocked(lambda: push_archive(config, repo, attempts=attempts, backoff=self.push_backoff))
+            if not self._stop.is_set():  # digests and failure alerts, as after `archiver run`
+                self._when_unlocked(lambda: notify_run(config, repo, run))
         except ArchiverError as exc:
             error = str(exc)
         except Exception as exc:  # a bug must cost one run, never the daemon

@@ -283,3 +283,20 @@ def test_sigterm_mid_run_finishes_the_commit_and_exits_0(docs_server: FaultServe
     assert again.returncode == 0, again.stderr
     assert "recover" not in git(repo, "log", "--format=%s")  # the next start found nothing to repair
     assert commit_count(repo) == 1
+
+
+def test_the_daemon_sends_the_digest_after_a_run_that_committed(
+    docs_server: FaultServer, tmp_path: Path, runs: list[SiteRun], started: Callable[..., Daemon]
+) -> None:
+    from test_notify import Receiver
+
+    with Receiver() as receiver:
+        config = write_sites(tmp_path / "sites.yaml", docs_server, {"docs": "every 1s | index.html, guide/auth.html"})
+        config.write_text(f"notify: [{receiver.url}]\n" + config.read_text())
+        daemon = started()
+        wait_for(lambda: len(runs) >= 2 and receiver.messages)
+        daemon.stop()
+    assert runs[0].report is not None and runs[0].report.commit
+    digests = [m for m in receiver.messages if "docs" in json.dumps(m)]
+    assert len(digests) == 1  # the first run committed; the second had nothing to tell
+    assert "guide/auth.md" in json.dumps(digests[0])
