@@ -114,7 +114,7 @@ async def process_page(fetcher: Fetcher, job: PageJob, rules: Rules, prefer_mark
         etag=page.etag,
         last_modified=page.last_modified,
         body_hash=hashlib.sha256(page.body).hexdigest(),
-        final_url=page.final_url,
+        final_url=None if twin else page.final_url,  # a twin is the page itself, not a redirect
         content_type=content_type,
         twin=twin,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,21 @@ from archiver.models import PageStatus, SiteReport
 from archiver.pipeline import discover, run
 from archiver.state import StateStore
 from archiver.store import ArchiveRepo
+
+
+class QuickFaultServer(FaultServer):
+    """conftest's server, noticing shutdown within 20 ms instead of 500 ms (half a second saved per test)."""
+
+    def serve_forever(self, poll_interval: float = 0.02) -> None:
+        super().serve_forever(poll_interval)
+
+
+@pytest.fixture
+def docs_server(site_v1: Path) -> Iterator[FaultServer]:
+    """conftest's ``docs_server``, quicker to stop."""
+    with QuickFaultServer(site_v1) as server:
+        yield server
+
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
@@ -204,9 +220,7 @@ def test_llms_txt_links_become_pages(docs_server: FaultServer, archive: ArchiveR
     assert report.error is None and not report.failed
     got = by_url(report)
     assert got[f"{url}missing.html"] is PageStatus.GONE
-    assert [got[f"{url}{p}"] for p in ("index.html", "guide/", "guide/auth.html", "intro.md")] == [
-        PageStatus.ADDED
-    ] * 4
+    assert [got[f"{url}{p}"] for p in ("index.html", "guide/", "guide/auth.html", "intro.md")] == [PageStatus.ADDED] * 4
     assert tracked(archive) == {
         "docs/index.md",
         "docs/guide/index.md",
@@ -345,9 +359,7 @@ class CalendarHandler(FaultHandler):
         return True
 
 
-def test_crawl_of_an_infinite_url_space_stops_at_max_pages(
-    docs_server: FaultServer, tmp_path: Path, archive: ArchiveRepo
-) -> None:
+def test_crawl_of_an_infinite_url_space_stops_at_max_pages(docs_server: FaultServer, archive: ArchiveRepo) -> None:
     docs_server.RequestHandlerClass = CalendarHandler
     base = docs_server.url + "docs/"
 
@@ -391,10 +403,32 @@ def test_crawled_site_second_run_is_conditional_and_commits_nothing(
     assert git(archive.path, "rev-parse", "HEAD") == head
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a crawled page that fails to fetch (here the start page, 503) yields no links, so every page "
+    "reached only through it is 'no longer listed' and, after remove_after runs, removed: the whole archive "
+    "goes; the failed page's last known links (state) should be followed instead",
+)
+def test_failing_crawl_start_page_does_not_unlist_the_site(crawl_server: FaultServer, archive: ArchiveRepo) -> None:
+    base = crawl_server.url + "docs/"
+    config = make_config(make(base, crawl={}, remove_after=2))
+    run(config, archive, workers=1)
+    files = tracked(archive)
+    crawl_server.set_page("/docs/", b"busy", "text/plain", status=503)
+
+    for _ in range(2):
+        report = run(config, archive, workers=1).sites[0]
+        assert by_url(report)[base] is PageStatus.FAILED
+        assert report.count(PageStatus.GONE) == report.count(PageStatus.REMOVED) == 0, report.results
+    assert tracked(archive) == files and len(files) == len(CRAWLED)
+
+
 # --- include / exclude --------------------------------------------------------------------------
 
 
-def test_include_and_exclude_apply_to_explicit_and_sitemap_pages(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+def test_include_and_exclude_apply_to_explicit_and_sitemap_pages(
+    docs_server: FaultServer, archive: ArchiveRepo
+) -> None:
     url = docs_server.url
     docs_server.set_page(
         "/sitemap.xml",
@@ -451,6 +485,7 @@ ROBOTS_OTHERS = "User-agent: SomeOtherBot\nDisallow: /\n"
         (ROBOTS_OURS, ["reference/api.html"]),
         (ROBOTS_OTHERS, []),
     ],
+    ids=["everyone", "archiver", "another-bot"],
 )
 def test_robots_txt_disallow_drops_urls(
     docs_server: FaultServer, archive: ArchiveRepo, robots: str, dropped: list[str]
@@ -532,6 +567,24 @@ def test_pages_command_lists_urls_and_files_and_archives_nothing(
     assert "1 more left out by include/exclude or robots.txt" in result.output
     assert not repo.exists()
     assert not any(p.endswith(".html") or p == "/guide/" for p in docs_server.hits)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: cli_pages.pages prints 'url<TAB>file' through rich's Console.print, which expands the tab "
+    "to spaces; the lines are meant to be tab-separated (cut -f2, awk -F'\\t')",
+)
+def test_pages_command_lines_are_tab_separated(docs_server: FaultServer, tmp_path: Path, cli: CliRunner) -> None:
+    url = docs_server.url
+    config = write_config(tmp_path / "sites.yaml", url, pages="[index.html, guide/auth.html]")
+    args = ["pages", "docs", "--config", str(config), "--repo", str(tmp_path / "none")]
+
+    result = cli.invoke(app, args, catch_exceptions=False)
+
+    assert result.stdout.splitlines() == [
+        f"{url}index.html\tdocs/index.md",
+        f"{url}guide/auth.html\tdocs/guide/auth.md",
+    ]
 
 
 def test_pages_command_leaves_an_existing_archive_alone(
@@ -618,6 +671,53 @@ def test_page_that_redirects_off_site_fails_and_keeps_its_snapshot(
     assert (archive.path / "docs/page.md").read_bytes() == before
     assert not (archive.path / "docs/blog").exists()
     assert tracked(archive) == {"docs/index.md", "docs/page.md"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: when the sitemap then lists the new URL and drops the old one, _Run.unlisted removes the old "
+    "URL's file (ps.path = moved.md) although the new URL's page owns it; the next run adds it back",
+)
+def test_moved_page_whose_new_url_gets_listed_keeps_its_file(
+    docs_server: FaultServer, archive: ArchiveRepo, site_v1: Path
+) -> None:
+    url = docs_server.url
+    docs_server.set_page("/sitemap.xml", urlset(f"{url}index.html", f"{url}old.html"), "application/xml")
+    config = make_config(make(url, sitemap=url + "sitemap.xml", remove_after=2))
+    run(config, archive, workers=1)
+    docs_server.set_page("/old.html", b"", status=301, Location="/moved.html")
+    docs_server.set_page("/moved.html", (site_v1 / "old.html").read_bytes(), "text/html")
+    assert by_url(run(config, archive, workers=1).sites[0])[f"{url}old.html"] is PageStatus.MOVED
+    # the site's sitemap catches up with the move
+    docs_server.set_page("/sitemap.xml", urlset(f"{url}index.html", f"{url}moved.html"), "application/xml")
+
+    for _ in range(3):
+        report = run(config, archive, workers=1).sites[0]
+        assert report.count(PageStatus.REMOVED) == 0, report.results
+        assert tracked(archive) == {"docs/index.md", "docs/moved.md"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a page that redirected into another listed page's file (moved.md) and then answers 404 is "
+    "removed by path, deleting the live page's file; the next run adds it back",
+)
+def test_gone_redirect_source_does_not_remove_the_target_page(
+    docs_server: FaultServer, archive: ArchiveRepo, site_v1: Path
+) -> None:
+    url = docs_server.url
+    docs_server.set_page("/moved.html", (site_v1 / "old.html").read_bytes(), "text/html")
+    config = make_config(make(url, pages=["index.html", "old.html", "moved.html"], remove_after=2))
+    run(config, archive, workers=1)
+    docs_server.set_page("/old.html", b"", status=301, Location="/moved.html")
+    run(config, archive, workers=1)
+    assert tracked(archive) == {"docs/index.md", "docs/moved.md"}
+    docs_server.set_page("/old.html", b"<h1>Not found</h1>", status=404)
+
+    for _ in range(3):
+        run(config, archive, workers=1)
+        assert tracked(archive) == {"docs/index.md", "docs/moved.md"}
+        assert (archive.path / "docs/moved.md").exists()
 
 
 # --- removal policy -----------------------------------------------------------------------------
