@@ -45,7 +45,7 @@ def pages(
     mapping = assign_paths(target.base_url, found.urls)
     # plain "url<TAB>file" lines: easy to grep, diff and count (a table would cut long URLs)
     for url, rel in mapping.items():
-        out.print(f"{url}\t{target.name}/{rel}", highlight=False, markup=False)
+        typer.echo(f"{url}\t{target.name}/{rel}")
     note = f"{len(mapping)} pages"
     if found.excluded:
         note += f"; {found.excluded} more left out by include/exclude or robots.txt"

@@ -247,6 +247,14 @@ def to_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> str:
     return normalise(apply_ignore(text, rules))
 
 
+def page_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> tuple[str, str | None]:
+    """:func:`to_markdown`, but JSON that does not parse is kept as text: ``(markdown, note)``."""
+    try:
+        return to_markdown(body, content_type, url, rules), None
+    except InvalidJSONError as exc:
+        return to_markdown(body, "text/plain", url, rules), f"{exc}; stored as text"
+
+
 def apply_ignore(text: str, rules: Rules) -> str:
     """Drop the lines that match ``rules.drop_lines`` and mask what matches ``rules.mask``."""
     if rules.drop_lines:

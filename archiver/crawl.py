@@ -134,8 +134,8 @@ async def crawl(
     allowed: Callable[[str], bool],
     known: dict[str, tuple[str | None, str | None, list[str] | None]],
 ) -> CrawlResult:
-    """Crawl from ``settings.start`` under ``base_url``; ``allowed`` filters URLs (include/exclude,
-    robots); ``known`` maps a URL to (etag, last_modified, links) from the last run."""
+    """Crawl from ``settings.start`` under ``base_url``; ``allowed`` says which URLs may be visited
+    (exclude, robots.txt); ``known`` maps a URL to (etag, last_modified, links) from the last run."""
     result = CrawlResult()
     seen: set[str] = set()
     frontier: list[tuple[str, int]] = []
@@ -164,6 +164,13 @@ async def crawl(
         except FetchError as exc:
             result.failed[url] = str(exc)
             result.urls.append(url)
+            # a page that fails today still leads where it led last time: without this, one broken
+            # start page would make every page behind it look removed
+            last_links = known.get(url, (None, None, None))[2] or []
+            result.links[url] = last_links
+            if depth < settings.max_depth:
+                for link in last_links:
+                    admit(link, depth + 1)
             return
         result.pages[url] = page
         final = normalise_url(page.final_url, settings.query)

@@ -111,16 +111,17 @@ async def llms_txt_urls(fetcher: Fetcher, llms_txt: str, base_url: str) -> list[
     return urls
 
 
-def url_filter(site: Site) -> Callable[[str], bool]:
-    """A predicate for the site's include / exclude patterns (see the module docstring)."""
+def url_filter(site: Site, *, includes_only: bool = False, excludes_only: bool = False) -> Callable[[str], bool]:
+    """A predicate for the site's include / exclude patterns (see the module docstring); or for
+    only one of the two kinds (a crawl follows links through pages it won't keep)."""
 
     def compile_one(pattern: str) -> re.Pattern[str]:
         if pattern.startswith("re:"):
             return re.compile(pattern[3:])
         return re.compile(fnmatch.translate(pattern))
 
-    includes = [(p.startswith("re:"), compile_one(p)) for p in site.include]
-    excludes = [(p.startswith("re:"), compile_one(p)) for p in site.exclude]
+    includes = [] if excludes_only else [(p.startswith("re:"), compile_one(p)) for p in site.include]
+    excludes = [] if includes_only else [(p.startswith("re:"), compile_one(p)) for p in site.exclude]
 
     def hit(rules: list[tuple[bool, re.Pattern[str]]], url: str, rel: str) -> bool:
         return any(rx.search(url) if is_re else rx.match(rel) for is_re, rx in rules)
@@ -184,7 +185,14 @@ async def discover_pages(
     prefetched: dict[str, FetchedPage] = {}
     links: dict[str, list[str]] = {}
     if site.crawl:
-        result = await crawl(fetcher, site.crawl, site.base_url, allowed, known or {})
+        # the crawl goes through pages outside `include` (to reach the included ones) but never
+        # into excluded ones: exclude is how a user fences off an endless or heavy part of a site
+        not_excluded = url_filter(site, excludes_only=True)
+
+        def follow(url: str) -> bool:
+            return not_excluded(url) and (robots is None or robots(url))
+
+        result = await crawl(fetcher, site.crawl, site.base_url, follow, known or {})
         found += result.urls
         prefetched, links = result.pages, result.links
     unique = list(dict.fromkeys(found))

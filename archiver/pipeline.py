@@ -21,7 +21,7 @@ from typing import Protocol
 
 from archiver import __version__
 from archiver.config import Config, Site
-from archiver.convert import to_markdown
+from archiver.convert import page_markdown
 from archiver.discover import Discovery, discover_pages
 from archiver.errors import ArchiverError, ConvertError, FetchError, LockedError
 from archiver.models import (
@@ -100,6 +100,19 @@ class _Run:
         self.report = SiteReport(site.name)
         self.pages: dict[str, PageState] = {}
         self.keys = {page_key(site.base_url, u): u for u in mapping}
+        self.owner: dict[str, str] = {}  # file path -> the listed URL archived in it (see claim)
+
+    def claim(self, jobs: list[PageJob]) -> None:
+        # a URL owns its own natural path first; a page that moved owns its new path if nobody does
+        self.owner = {rel: url for url, rel in self.mapping.items()}
+        for job in jobs:
+            self.owner.setdefault(job.path, job.url)
+
+    def remove(self, url: str, path: str) -> bool:
+        """Remove ``url``'s file, unless another listed page lives in it now (after a move)."""
+        if self.owner.get(path, url) != url:
+            return False
+        return self.repo.remove_page(self.site.name, path)
 
     def target(self, job: PageJob, final_url: str | None) -> tuple[str | None, str | None]:
         """Where the page's file belongs after redirects: (path, error). Moves stay in the site."""
@@ -137,7 +150,7 @@ class _Run:
             ps.failures, ps.error = 0, None
             ps.etag = ps.last_modified = ps.body_hash = None
             status = PageStatus.GONE
-            if ps.gone >= site.remove_after and repo.remove_page(site.name, job.path):
+            if ps.gone >= site.remove_after and self.remove(job.url, job.path):
                 status = PageStatus.REMOVED
             ps.status = status.value
             return PageResult(job.url, job.path, status, f"gone: {outcome.error}")
@@ -161,7 +174,8 @@ class _Run:
         if markdown is not None and (kind is OutcomeKind.CONVERTED or target != job.path):
             status = repo.write_page(site.name, target, markdown)
         ps.path = target
-        if target != job.path and repo.remove_page(site.name, job.path):
+        self.owner.setdefault(target, job.url)
+        if target != job.path and self.remove(job.url, job.path):
             ps.status = PageStatus.MOVED.value
             return PageResult(
                 job.url, target, PageStatus.MOVED, f"moved from {job.path} (redirects to {outcome.final_url})"
@@ -176,7 +190,7 @@ class _Run:
                 continue
             ps.gone += 1
             if ps.gone >= self.site.remove_after:
-                if self.repo.remove_page(self.site.name, ps.path):
+                if self.remove(url, ps.path):
                     self.report.results.append(
                         PageResult(url, ps.path, PageStatus.REMOVED, "no longer listed", fetched=False)
                     )
@@ -278,7 +292,7 @@ def rerender_site(site: Site, repo: ArchiveRepo, config: Config, state: SiteStat
             continue
         content_type = "text/markdown" if ps.twin else (ps.content_type or "text/html")
         try:
-            markdown = to_markdown(body, content_type, url, rules)
+            markdown, _ = page_markdown(body, content_type, url, rules)
         except ConvertError as exc:
             report.results.append(PageResult(url, ps.path, PageStatus.FAILED, f"{url}: {exc}", fetched=False))
             continue
@@ -342,6 +356,7 @@ def run_site(
     work.report.recovered = recovered
     work.report.rules_commit = rules_commit
     jobs = _plan(site, repo, state, mapping, found)
+    work.claim(jobs)
     progress.site_started(site.name, len(jobs))
 
     def handle(outcome: PageOutcome) -> None:

@@ -19,8 +19,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from urllib.parse import urlsplit, urlunsplit
 
 from archiver.config import Site
-from archiver.convert import CONVERTER_VERSION, Rules, kind_of, to_markdown
-from archiver.errors import ConvertError, FetchError, InvalidJSONError, NotAPageError
+from archiver.convert import CONVERTER_VERSION, Rules, kind_of, page_markdown
+from archiver.errors import ConvertError, FetchError, NotAPageError
 from archiver.fetch import Fetcher
 from archiver.models import FetchedPage, OutcomeKind, PageJob, PageOutcome
 from archiver.state import BodyStore
@@ -121,19 +121,15 @@ async def process_page(fetcher: Fetcher, job: PageJob, rules: Rules, prefer_mark
     if done.keywords["body_hash"] == job.body_hash:
         return done(OutcomeKind.SAME_BODY)
     try:
-        markdown = to_markdown(page.body, content_type, job.url, rules)
+        markdown, note = page_markdown(page.body, content_type, job.url, rules)
     except NotAPageError as exc:
         return PageOutcome(job, OutcomeKind.SKIPPED, error=str(exc))
-    except InvalidJSONError as exc:
-        # still worth keeping: stored as text, and the run reports why it isn't pretty-printed
-        text = to_markdown(page.body, "text/plain", job.url, rules)
-        return done(OutcomeKind.CONVERTED, markdown=text, body=page.body, error=f"{exc}; stored as text")
     except ConvertError as exc:
         return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: {exc}")
     except Exception as exc:  # a converter bug must cost one page, never the site's run
         logger.exception("converting %s failed", job.url)
         return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: cannot convert: {type(exc).__name__}: {exc}")
-    return done(OutcomeKind.CONVERTED, markdown=markdown, body=page.body)
+    return done(OutcomeKind.CONVERTED, markdown=markdown, body=page.body, error=note)
 
 
 async def process_jobs(

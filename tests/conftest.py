@@ -83,6 +83,10 @@ class FaultHandler(StaticHandler):
 
 
 class FaultServer(StaticServer):
+    def serve_forever(self, poll_interval: float = 0.02) -> None:
+        # notice shutdown within 20 ms instead of 500 ms: half a second saved per test
+        super().serve_forever(poll_interval)
+
     def __init__(self, root: Path) -> None:
         super().__init__(root, handler=FaultHandler)
         self.hits: dict[str, int] = {}
@@ -156,7 +160,10 @@ def sites_yaml(tmp_path: Path, docs_server: FaultServer) -> Path:
     """A sites.yaml pointing at the test server."""
     path = tmp_path / "sites.yaml"
     pages = ", ".join(SITE_PAGES)
-    path.write_text(f"sites:\n  - name: docs\n    base_url: {docs_server.url}\n    pages: [{pages}]\n    retries: 0\n    remove_after: 1\n")
+    path.write_text(
+        f"sites:\n  - name: docs\n    base_url: {docs_server.url}\n    pages: [{pages}]\n"
+        "    retries: 0\n    remove_after: 1\n"
+    )
     parse_config(path.read_text(), str(path))  # the fixture itself must be valid
     return path
 

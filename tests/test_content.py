@@ -7,7 +7,6 @@ End to end through ``pipeline.run`` (a loopback server, a git repository in tmp_
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,21 +21,6 @@ from archiver.pipeline import rerender, run
 from archiver.state import StateStore
 from archiver.store import ArchiveRepo
 from archiver.worker import rules_of
-
-
-class QuickFaultServer(FaultServer):
-    """conftest's server, noticing shutdown within 20 ms instead of 500 ms (half a second saved per test)."""
-
-    def serve_forever(self, poll_interval: float = 0.02) -> None:
-        super().serve_forever(poll_interval)
-
-
-@pytest.fixture
-def docs_server(site_v1: Path) -> Iterator[FaultServer]:
-    """conftest's ``docs_server``, quicker to stop."""
-    with QuickFaultServer(site_v1) as server:
-        yield server
-
 
 DEFAULT_RULES = rules_of(Site(name="x", base_url="https://d.example/"))
 NO_PRESET_RULES = rules_of(Site(name="x", base_url="https://d.example/", generator_defaults=False))
@@ -144,11 +128,6 @@ def test_invalid_json_is_stored_as_text_and_reported(docs_server: FaultServer, a
     assert (archive.path / "docs/api/broken.json").read_bytes() == b'{"name": "widget",\n "tags": [1, 2,]\n'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: pipeline.rerender_site catches InvalidJSONError as a ConvertError and reports the page FAILED "
-    "(archiver rerender exits 1), where a run stores it as text",
-)
 def test_invalid_json_survives_a_rerender(docs_server: FaultServer, archive: ArchiveRepo) -> None:
     url = docs_server.url
     docs_server.set_page("/api/broken.json", b'{"name": "widget",', "application/json")
