@@ -9,6 +9,7 @@ same bytes.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import lxml.html
 from lxml import etree
+from lxml.cssselect import CSSSelector
 
 from archiver import generators
 from archiver.config import DEFAULT_CONTENT
@@ -144,12 +146,35 @@ def _strip_cache_busters(url: str) -> str:
 
 
 _warned_selectors: set[tuple[str, ...]] = set()
+# attributes markdownify reads (links, images, table spans, list starts, code languages); the rest is
+# dropped before the fragment is handed over: less to copy into bs4, and nothing else can leak out
+_KEPT_ATTRIBUTES = frozenset(
+    {"href", "src", "alt", "title", "colspan", "rowspan", "start", "data-lang", "data-language"}
+)
+_CLASS_KEPT_ON = frozenset({"pre", "code", "div"})  # where code-language classes live
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(selector: str) -> Any:
+    """CSS → XPath translation is slow; each selector is translated once per process.
+
+    The result, called on an element, gives the list of matching elements.
+    """
+    return CSSSelector(selector)
+
+
+def _prune_attributes(content: Any) -> None:
+    for el in content.iter(etree.Element):
+        attrib = el.attrib
+        for name in list(attrib):
+            if name not in _KEPT_ATTRIBUTES and not (name == "class" and el.tag in _CLASS_KEPT_ON):
+                del attrib[name]
 
 
 def _select_content(doc: Any, selectors: tuple[str, ...], fallback: tuple[str, ...] = ()) -> Any:
     """The first element matched by ``selectors``; else by ``fallback`` (said once per selector list)."""
     for sel in selectors:
-        found = doc.cssselect(sel)
+        found = _compiled(sel)(doc)
         if found:
             return found[0]
     if fallback:
@@ -204,7 +229,7 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
     content = _select_content(doc, rules.content, defaults) if rules.content else _select_content(doc, defaults)
     _refuse_login_wall(content)
     for sel in rules.strip + (preset.strip if preset else ()):
-        for el in content.cssselect(sel):
+        for el in _compiled(sel)(content):
             if el is not content and el.getparent() is not None:
                 el.drop_tree()
     for el in content.iter("img"):
@@ -212,6 +237,7 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
         if src:
             el.set("src", _strip_cache_busters(src))
     title = _title(doc, content)
+    _prune_attributes(content)
     return title, fragment_to_markdown(lxml.html.tostring(content, encoding="unicode"))
 
 

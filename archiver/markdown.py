@@ -71,8 +71,31 @@ def _converter() -> Any:
     return _Converter()
 
 
+@functools.cache
+def _tag_class() -> Any:
+    from bs4 import Tag
+
+    class _Tag(Tag):
+        """A Tag whose plain ``find_parent("name")`` walks up directly.
+
+        markdownify asks ``find_parent("pre")`` of every element; bs4 ≥ 4.13 builds a filter object
+        for each such call, a quarter of all conversion time on a big docs page.
+        """
+
+        def find_parent(self, name: Any = None, attrs: Any = None, **kwargs: Any) -> Any:
+            if isinstance(name, str) and not attrs and not kwargs:
+                node = self.parent
+                while node is not None and node.name != name:
+                    node = node.parent
+                return node
+            return super().find_parent(name, attrs, **kwargs)
+
+    return _Tag
+
+
 def fragment_to_markdown(fragment: str) -> str:
     """Convert an HTML fragment (the page's content element, already pruned) to Markdown."""
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, Tag
 
-    return str(_converter().convert_soup(BeautifulSoup(fragment, "lxml")))
+    soup = BeautifulSoup(fragment, "lxml", element_classes={Tag: _tag_class()})
+    return str(_converter().convert_soup(soup))
