@@ -171,7 +171,9 @@ async def discover_pages(
     known: dict[str, tuple[str | None, str | None, list[str] | None]] | None = None,
 ) -> Discovery:
     """The site's page URLs, explicit pages first, then sitemap, llms.txt and crawl, deduplicated."""
-    robots = await robots_filter(fetcher, site) if site.discovers or site.robots else None
+    # robots.txt speaks to crawlers: it governs what sitemaps, llms.txt and crawls turn up, not the
+    # pages a user listed by hand (a fetcher like urlwatch, asked for one URL, doesn't read it either)
+    robots = await robots_filter(fetcher, site) if site.discovers else None
     patterns = url_filter(site)
 
     def allowed(url: str) -> bool:

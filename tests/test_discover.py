@@ -32,6 +32,10 @@ def make(url: str, **fields: object) -> Site:
     return Site.model_validate(values)
 
 
+def serve_sitemap(server: FaultServer, urls: list[str]) -> None:
+    server.set_page("/sitemap.xml", urlset(*urls), "application/xml")
+
+
 def urlset(*locs: str) -> bytes:
     body = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
     return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="{SITEMAP_NS}">{body}</urlset>'.encode()
@@ -474,15 +478,24 @@ def test_robots_txt_disallow_drops_urls(
     url = docs_server.url
     pages = ["index.html", "guide/", "guide/auth.html", "reference/api.html"]
     docs_server.set_page("/robots.txt", robots.encode(), "text/plain")
+    serve_sitemap(docs_server, [url + p for p in pages])
 
-    found = discover(make(url, pages=pages), archive)
+    found = discover(make(url, sitemap=url + "sitemap.xml"), archive)
 
     assert found.urls == [url + p for p in pages if p not in dropped]
     assert found.excluded == len(dropped)
     # robots: false ignores it (and does not even ask)
     docs_server.hits.clear()
-    assert discover(make(url, pages=pages, robots=False), archive).urls == [url + p for p in pages]
+    assert discover(make(url, sitemap=url + "sitemap.xml", robots=False), archive).urls == [url + p for p in pages]
     assert "/robots.txt" not in docs_server.hits
+
+
+def test_hand_listed_pages_are_not_subject_to_robots_txt(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    url = docs_server.url
+    docs_server.set_page("/robots.txt", b"User-agent: *\nDisallow: /\n", "text/plain")
+    report = run(make_config(make(url, pages=["index.html", "guide/auth.html"])), archive, workers=1).sites[0]
+    assert sorted(r.path for r in report.results if r.status is PageStatus.ADDED) == ["guide/auth.md", "index.md"]
+    assert "/robots.txt" not in docs_server.hits  # a user asking for a page by name is no crawler
 
 
 def test_robots_txt_is_obeyed_by_the_crawl(crawl_server: FaultServer, archive: ArchiveRepo) -> None:
@@ -499,7 +512,8 @@ def test_unreadable_robots_txt_fails_the_run_and_removes_nothing(
     docs_server: FaultServer, archive: ArchiveRepo
 ) -> None:
     url = docs_server.url
-    config = make_config(make(url, pages=["index.html", "old.html"]))
+    serve_sitemap(docs_server, [url + "index.html", url + "old.html"])
+    config = make_config(make(url, sitemap=url + "sitemap.xml"))
     run(config, archive, workers=1)
     head = git(archive.path, "rev-parse", "HEAD")
     docs_server.set_page("/robots.txt", b"oops", "text/plain", status=500)
@@ -511,7 +525,7 @@ def test_unreadable_robots_txt_fails_the_run_and_removes_nothing(
     assert report.results == []
     assert git(archive.path, "rev-parse", "HEAD") == head
     assert tracked(archive) == {"docs/index.md", "docs/old.md"}
-    assert set(docs_server.hits) == {"/robots.txt"}  # no page was fetched
+    assert set(docs_server.hits) == {"/robots.txt"}  # no page (nor the sitemap) was fetched
 
 
 # --- archiver pages (dry run) -------------------------------------------------------------------
