@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from archiver.config import Site
 from archiver.convert import CONVERTER_VERSION, Rules, kind_of, page_markdown
 from archiver.errors import ConvertError, FetchError, NotAPageError
-from archiver.fetch import Fetcher
+from archiver.fetch import Fetcher, tls_context
 from archiver.models import FetchedPage, OutcomeKind, PageJob, PageOutcome
 from archiver.state import BodyStore
 
@@ -194,6 +194,7 @@ def execute(
 
         asyncio.run(run())
         return
+    tls_context()  # built once here, inherited by the forked workers
     per_worker = max(1, math.ceil(site.concurrency / workers))
     size = max(4, min(16, len(jobs) // (workers * 16)))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
