@@ -9,13 +9,16 @@ writes files and talks to git. Nothing here raises for one page's failure: every
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import functools
+import gc
 import hashlib
 import logging
 import math
 import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from urllib.parse import urlsplit, urlunsplit
 
 from archiver.config import Site
@@ -173,7 +176,28 @@ def _worker_run(jobs: list[PageJob]) -> list[PageOutcome]:
     assert isinstance(fetcher, Fetcher)
     out: list[PageOutcome] = []
     loop.run_until_complete(process_jobs(fetcher, jobs, site, out.append, bodies))
+    _give_back_memory()
     return out
+
+
+def _give_back_memory() -> None:
+    """Return the memory a big page's trees took to the system, so a worker's size tracks the page
+    it is on, not the biggest page it ever met (glibc keeps freed heap otherwise)."""
+    gc.collect()
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+        return trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim, nothing lost
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
 
 
 def execute(
@@ -203,7 +227,12 @@ def execute(
     ctx = multiprocessing.get_context(method)
     initargs = (site, per_worker, bodies)
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=initargs) as pool:
-        futures = [pool.submit(_worker_run, chunk) for chunk in chunks]
-        for future in as_completed(futures):
-            for outcome in future.result():
-                on_outcome(outcome)
+        pending = {pool.submit(_worker_run, chunk) for chunk in chunks}
+        while pending:
+            # drop each finished chunk as soon as it is written: holding every page's Markdown until
+            # the end would cost the main process tens of MB on a big site
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                for outcome in future.result():
+                    on_outcome(outcome)
+            del done
