@@ -176,7 +176,8 @@ def _worker_run(jobs: list[PageJob]) -> list[PageOutcome]:
     assert isinstance(fetcher, Fetcher)
     out: list[PageOutcome] = []
     loop.run_until_complete(process_jobs(fetcher, jobs, site, out.append, bodies))
-    _give_back_memory()
+    if any(o.kind is OutcomeKind.CONVERTED for o in out):  # a full collection costs ~50 ms: only after work
+        _give_back_memory()
     return out
 
 
