@@ -150,6 +150,7 @@ class Site(_Frozen):
     ignore: Ignore = Field(default_factory=Ignore)
     generator_defaults: bool = True  # detect Sphinx, MkDocs, Docusaurus… and strip their chrome
     prefer_markdown: bool = False  # try the page's Markdown twin (<url>.md, <dir>/index.md) first
+    store_binary: bool = False  # keep the bytes of what is not a page (PDF, images) instead of skipping it
     # politeness and limits
     concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     delay: Seconds = 0.0

@@ -62,6 +62,7 @@ class OutcomeKind(enum.StrEnum):
     CONVERTED = "converted"  # 200, converted to Markdown
     GONE = "gone"  # 404 / 410
     SKIPPED = "skipped"  # not a page
+    BINARY = "binary"  # not a page, kept as bytes (store_binary); the bytes travel in ``body``
     FAILED = "failed"
 
 

@@ -152,6 +152,18 @@ def assign_paths(base_url: str, urls: Iterable[str]) -> dict[str, str]:
     return {url: out[url] for url in natural}
 
 
+def binary_path(rel: str) -> str:
+    """Where a body that is not a page is kept (``store_binary``): the URL's own file name.
+
+    >>> binary_path("files/spec.pdf.md"), binary_path("logo.md"), binary_path("spec.pdf")
+    ('files/spec.pdf', 'logo.bin', 'spec.pdf')
+    """
+    if not rel.endswith(".md"):
+        return rel
+    stem = rel[: -len(".md")]
+    return stem if "." in stem.rsplit("/", 1)[-1] else stem + ".bin"
+
+
 def is_inside(rel: str) -> bool:
     """True if ``rel`` is a relative path that stays inside its folder (a last line of defence)."""
     if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:

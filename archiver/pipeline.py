@@ -34,7 +34,7 @@ from archiver.models import (
     RunReport,
     SiteReport,
 )
-from archiver.paths import assign_paths, page_key, relative_path
+from archiver.paths import assign_paths, binary_path, page_key, relative_path
 from archiver.state import BodyStore, PageState, SiteState, StateStore
 from archiver.store import ArchiveRepo
 from archiver.worker import execute, fetcher_for, rules_fingerprint, rules_of
@@ -145,6 +145,8 @@ class _Run:
                 ps.error = outcome.error
             ps.status = status.value
             return PageResult(job.url, job.path, status, outcome.error)
+        if kind is OutcomeKind.BINARY:
+            return self.keep_bytes(outcome, ps)
         if kind is OutcomeKind.GONE:
             ps.gone += 1
             ps.failures, ps.error = 0, None
@@ -182,6 +184,20 @@ class _Run:
             )
         ps.status = status.value
         return PageResult(job.url, target, status, outcome.error)  # error: a note, e.g. "stored as text"
+
+    def keep_bytes(self, outcome: PageOutcome, ps: PageState) -> PageResult:
+        """Store what is not a page as it came (``store_binary``), under the URL's own file name."""
+        job = outcome.job
+        assert outcome.body is not None
+        target = binary_path(job.path)
+        status = self.repo.write_bytes(self.site.name, target, outcome.body)
+        if target != job.path:  # it used to be a page: its Markdown goes
+            self.remove(job.url, job.path)
+        self.owner.setdefault(target, job.url)
+        ps.failures, ps.gone, ps.error = 0, 0, None
+        ps.etag, ps.last_modified, ps.body_hash = outcome.etag, outcome.last_modified, outcome.body_hash
+        ps.content_type, ps.path, ps.status = outcome.content_type, target, status.value
+        return PageResult(job.url, target, status)
 
     def unlisted(self) -> None:
         """Pages the last run had that discovery no longer finds: removed after ``remove_after`` runs."""

@@ -143,7 +143,10 @@ class ArchiveRepo:
 
     def write_page(self, site: str, rel: str, text: str) -> PageStatus:
         """Write one page if its bytes differ; ADDED, CHANGED or UNCHANGED."""
-        data = text.encode("utf-8")
+        return self.write_bytes(site, rel, text.encode("utf-8"))
+
+    def write_bytes(self, site: str, rel: str, data: bytes) -> PageStatus:
+        """Write one file if its bytes differ (atomically); ADDED, CHANGED or UNCHANGED."""
         old = self.read_page(site, rel)
         if old == data:
             return PageStatus.UNCHANGED

@@ -84,7 +84,9 @@ async def _fetch_twin(fetcher: Fetcher, job: PageJob) -> FetchedPage | None:
     return page if is_text and page.body.lstrip()[:1] != b"<" else None
 
 
-async def process_page(fetcher: Fetcher, job: PageJob, rules: Rules, prefer_markdown: bool = False) -> PageOutcome:
+async def process_page(
+    fetcher: Fetcher, job: PageJob, rules: Rules, prefer_markdown: bool = False, store_binary: bool = False
+) -> PageOutcome:
     """Fetch one page (unless the crawl already did) and convert it unless it is unchanged."""
     page = job.prefetched
     twin = False
@@ -126,7 +128,9 @@ async def process_page(fetcher: Fetcher, job: PageJob, rules: Rules, prefer_mark
     try:
         markdown, note = page_markdown(page.body, content_type, job.url, rules)
     except NotAPageError as exc:
-        return PageOutcome(job, OutcomeKind.SKIPPED, error=str(exc))
+        if store_binary:
+            return done(OutcomeKind.BINARY, body=page.body)
+        return PageOutcome(job, OutcomeKind.SKIPPED, error=f"{exc}; set store_binary: true to keep its bytes")
     except ConvertError as exc:
         return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: {exc}")
     except Exception as exc:  # a converter bug must cost one page, never the site's run
@@ -146,8 +150,8 @@ async def process_jobs(
     rules = rules_of(site)
 
     async def one(job: PageJob) -> None:
-        outcome = await process_page(fetcher, job, rules, site.prefer_markdown)
-        if outcome.body is not None:
+        outcome = await process_page(fetcher, job, rules, site.prefer_markdown, site.store_binary)
+        if outcome.body is not None and outcome.kind is not OutcomeKind.BINARY:
             if bodies is not None:
                 bodies.put(job.url, outcome.body)
             outcome = outcome.without_body()  # the bytes stay here, not in the pipe to the main process

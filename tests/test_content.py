@@ -115,6 +115,30 @@ def test_markdown_mdx_text_and_json_are_stored_pdf_is_skipped(docs_server: Fault
     assert by_url(again)[url + "manual.pdf"][0] is PageStatus.SKIPPED
 
 
+def test_store_binary_keeps_the_bytes_under_the_urls_own_name(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    url = docs_server.url
+    pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n"
+    docs_server.set_page("/files/manual.pdf", pdf, "application/pdf", ETag='"v1"')
+    docs_server.set_page("/logo", b"\x89PNG\r\n\x1a\n\x00\x00", "image/png")
+    site = make(url, ["index.html", "files/manual.pdf", "logo"], store_binary=True)
+
+    report = run(make_config(site), archive, workers=1).sites[0]
+
+    got = by_url(report)
+    assert got[url + "files/manual.pdf"][0] is PageStatus.ADDED and got[url + "logo"][0] is PageStatus.ADDED
+    assert (archive.path / "docs/files/manual.pdf").read_bytes() == pdf
+    assert (archive.path / "docs/logo.bin").read_bytes() == b"\x89PNG\r\n\x1a\n\x00\x00"
+    assert tracked(archive) == {"docs/index.md", "docs/files/manual.pdf", "docs/logo.bin"}
+    # unchanged next time: a conditional request, no commit; a new version is a change
+    docs_server.request_headers.clear()
+    assert run(make_config(site), archive, workers=1).sites[0].commit is None
+    assert any(p == "/files/manual.pdf" and "If-None-Match" in h for p, h in docs_server.request_headers)
+    docs_server.set_page("/files/manual.pdf", pdf + b"%%EOF\n", "application/pdf")
+    again = run(make_config(site), archive, workers=1).sites[0]
+    assert by_url(again)[url + "files/manual.pdf"][0] is PageStatus.CHANGED
+    assert (archive.path / "docs/files/manual.pdf").read_bytes().endswith(b"%%EOF\n")
+
+
 def test_invalid_json_is_stored_as_text_and_reported(docs_server: FaultServer, archive: ArchiveRepo) -> None:
     url = docs_server.url
     docs_server.set_page("/api/broken.json", b'{"name": "widget",\r\n "tags": [1, 2,]\r\n', "application/json")
