@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import FaultServer, commit_count, git
+from conftest import FaultServer, commit_count, git, wait_for
 from typer.testing import CliRunner
 
 from archiver.cli import app
@@ -27,15 +27,6 @@ from archiver.schedules import cron_trigger, cron_weekdays, first_run
 from archiver.store import ArchiveRepo
 
 NOW = datetime(2026, 6, 3, 12, 0, tzinfo=UTC)  # a Wednesday
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def write_sites(path: Path, server: FaultServer, sites: dict[str, str], *, remote: Path | None = None) -> Path:

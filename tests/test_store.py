@@ -6,11 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import FaultServer, commit_count, git
+from conftest import FaultServer, commit_count, git, wait_for
 
 from archiver.errors import LockedError, StoreError
 from archiver.models import PageStatus
@@ -124,15 +123,6 @@ def _start_run(config: Path, repo: Path, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(predicate: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 def _slow_site(tmp_path: Path, server: FaultServer) -> Path:
     config = tmp_path / "slow.yaml"
     config.write_text(
@@ -147,7 +137,7 @@ def test_kill_9_mid_run_then_next_run_recovers(docs_server: FaultServer, tmp_pat
     config = _slow_site(tmp_path, docs_server)
     proc = _start_run(config, repo)
     # the fast pages are written while /slow keeps the run from reaching its commit
-    _wait_for(lambda: (repo / "docs/reference/api.md").exists() and (repo / "docs/index.md").exists())
+    wait_for(lambda: (repo / "docs/reference/api.md").exists() and (repo / "docs/index.md").exists())
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
     assert commit_count(repo) == 0
@@ -172,7 +162,7 @@ def test_two_runs_at_once_the_second_exits_with_a_clear_message(docs_server: Fau
     repo = tmp_path / "archive-repo"
     config = _slow_site(tmp_path, docs_server)
     first = _start_run(config, repo)
-    _wait_for(lambda: (repo / "docs/index.md").exists())
+    wait_for(lambda: (repo / "docs/index.md").exists())
 
     second = _start_run(config, repo)
     _, err = second.communicate(timeout=60)
@@ -190,7 +180,7 @@ def test_second_run_with_wait_runs_after_the_first(docs_server: FaultServer, tmp
     repo = tmp_path / "archive-repo"
     config = _slow_site(tmp_path, docs_server)
     first = _start_run(config, repo)
-    _wait_for(lambda: (repo / "docs/index.md").exists())
+    wait_for(lambda: (repo / "docs/index.md").exists())
     second = _start_run(config, repo, "--wait", "30")
     second.communicate(timeout=60)
     first.communicate(timeout=60)
