@@ -182,6 +182,8 @@ def run_cmd(
     if report.push and report.push.error:
         err.print(f"[red]push[/red]: {report.push.error}", highlight=False, soft_wrap=True)
     for site in report.sites:
+        for note in site.notes:
+            err.print(f"[yellow]{site.site}[/yellow]: note: {note}", highlight=False, soft_wrap=True)
         if site.error:
             err.print(f"[red]{site.site}[/red]: {site.error}", highlight=False, soft_wrap=True)
         for r in site.results:

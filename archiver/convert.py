@@ -145,7 +145,9 @@ def _strip_cache_busters(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
-_warned_selectors: set[tuple[str, ...]] = set()
+# the content selectors that last fell back to the defaults (read by page_markdown; conversion is
+# synchronous, so "last" is the page just converted)
+_fell_back: list[tuple[str, ...]] = []
 # attributes markdownify reads (links, images, table spans, list starts, code languages); the rest is
 # dropped before the fragment is handed over: less to copy into bs4, and nothing else can leak out
 _KEPT_ATTRIBUTES = frozenset(
@@ -172,15 +174,13 @@ def _prune_attributes(content: Any) -> None:
 
 
 def _select_content(doc: Any, selectors: tuple[str, ...], fallback: tuple[str, ...] = ()) -> Any:
-    """The first element matched by ``selectors``; else by ``fallback`` (said once per selector list)."""
+    """The first element matched by ``selectors``; else by ``fallback`` (noted for the run report)."""
     for sel in selectors:
         found = _compiled(sel)(doc)
         if found:
             return found[0]
     if fallback:
-        if selectors not in _warned_selectors:
-            _warned_selectors.add(selectors)
-            logger.warning("content selectors %s match nothing on some pages; using the defaults", list(selectors))
+        _fell_back.append(selectors)
         return _select_content(doc, fallback)
     return doc
 
@@ -274,11 +274,16 @@ def to_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> str:
 
 
 def page_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> tuple[str, str | None]:
-    """:func:`to_markdown`, but JSON that does not parse is kept as text: ``(markdown, note)``."""
+    """:func:`to_markdown`, plus a note for the run report: JSON that does not parse is kept as text,
+    and content selectors that matched nothing (the defaults were used) are said."""
+    _fell_back.clear()
     try:
-        return to_markdown(body, content_type, url, rules), None
+        markdown, note = to_markdown(body, content_type, url, rules), None
     except InvalidJSONError as exc:
         return to_markdown(body, "text/plain", url, rules), f"{exc}; stored as text"
+    if _fell_back:
+        note = f"content selectors {list(_fell_back[-1])} matched nothing; the default selectors were used"
+    return markdown, note
 
 
 def apply_ignore(text: str, rules: Rules) -> str:

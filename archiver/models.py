@@ -109,6 +109,7 @@ class SiteReport:
     error: str | None = None  # the whole site failed (e.g. its sitemap could not be read)
     recovered: str | None = None  # sha of a commit that saved files left by an interrupted run
     rules_commit: str | None = None  # sha of a commit that re-rendered the site under new rules
+    notes: list[str] = field(default_factory=list)  # things worth saying once (not failures)
 
     def count(self, status: PageStatus) -> int:
         return sum(1 for r in self.results if r.status is status)
@@ -132,6 +133,7 @@ class SiteReport:
             "lines_removed": self.lines_removed,
             "recovered": self.recovered,
             "error": self.error,
+            "notes": list(self.notes),
             "failures": [{"url": r.url, "error": r.error} for r in self.results if r.status is PageStatus.FAILED],
         }
 

@@ -389,6 +389,7 @@ def run_site(
     work.unlisted()
     work.strays(archived)
     report = work.report
+    report.notes = _notes(report.results)
     stats = repo.stage_site(site.name)
     if stats:
         report.commit = repo.commit(commit_message(site, report.results, stats), *author)
@@ -400,6 +401,18 @@ def run_site(
     store.save(site.name, state)
     progress.site_finished(report)
     return report
+
+
+_QUIET = (PageStatus.ADDED, PageStatus.CHANGED, PageStatus.UNCHANGED)
+
+
+def _notes(results: list[PageResult]) -> list[str]:
+    """Notes on pages that were archived fine, each said once with how many pages it concerns."""
+    seen: dict[str, list[str]] = {}
+    for r in results:
+        if r.status in _QUIET and r.error:
+            seen.setdefault(r.error, []).append(r.url)
+    return [f"{note} ({len(urls)} page{'s' if len(urls) != 1 else ''}, e.g. {urls[0]})" for note, urls in seen.items()]
 
 
 def _summary(report: SiteReport) -> dict[str, object]:

@@ -132,3 +132,22 @@ def test_demo_runs_offline_and_shows_the_diff(cli: CliRunner, tmp_path: Path) ->
     assert "acme: 4 pages changed" in result.stdout
     # pages whose bytes changed only in chrome (build stamp, asset hash) are not in the diff
     assert "acme/guide/auth.md" not in git(repo, "show", "--name-only", "--format=", "HEAD")
+
+
+def test_unmatched_content_selectors_are_noted_once(cli: CliRunner, tmp_path: Path, docs_server: FaultServer) -> None:
+    config = tmp_path / "sites.yaml"
+    config.write_text(
+        f"sites:\n  - name: docs\n    base_url: {docs_server.url}\n"
+        "    pages: [index.html, guide/auth.html]\n    content: ['#nope']\n    retries: 0\n"
+    )
+    result = invoke(cli, "run", "--config", str(config), "--repo", str(tmp_path / "r"))
+    assert result.exit_code == 0  # a note, not a failure: the defaults found the content
+    notes = [line for line in result.stderr.splitlines() if "note:" in line]
+    assert notes == [
+        f"docs: note: content selectors ['#nope'] matched nothing; the default selectors were used "
+        f"(2 pages, e.g. {docs_server.url}index.html)"
+    ] or notes == [
+        f"docs: note: content selectors ['#nope'] matched nothing; the default selectors were used "
+        f"(2 pages, e.g. {docs_server.url}guide/auth.html)"
+    ]
+    assert "Send the `api_key` parameter" in (tmp_path / "r/docs/guide/auth.md").read_text()
