@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -26,8 +25,6 @@ from archiver import generators
 from archiver.config import DEFAULT_CONTENT
 from archiver.errors import ConvertError, InvalidJSONError, NotAPageError
 from archiver.markdown import fragment_to_markdown
-
-logger = logging.getLogger(__name__)
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
 # shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).

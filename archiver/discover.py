@@ -165,21 +165,28 @@ class Discovery:
     excluded: int = 0  # URLs dropped by include/exclude or robots.txt
 
 
+def listed_pages(site: Site) -> Discovery:
+    """The pages listed by hand, after include / exclude; no request is made."""
+    keep = url_filter(site)
+    urls = site.page_urls()
+    kept = [u for u in urls if keep(u)]
+    return Discovery(kept, {}, {}, excluded=len(urls) - len(kept))
+
+
 async def discover_pages(
     site: Site,
     fetcher: Fetcher,
     known: dict[str, tuple[str | None, str | None, list[str] | None]] | None = None,
 ) -> Discovery:
     """The site's page URLs, explicit pages first, then sitemap, llms.txt and crawl, deduplicated."""
+    listed = listed_pages(site)
+    if not site.discovers:
+        return listed
     # robots.txt speaks to crawlers: it governs what sitemaps, llms.txt and crawls turn up, not the
     # pages a user listed by hand (a fetcher like urlwatch, asked for one URL, doesn't read it either)
-    robots = await robots_filter(fetcher, site) if site.discovers else None
+    robots = await robots_filter(fetcher, site)
     patterns = url_filter(site)
-
-    def allowed(url: str) -> bool:
-        return patterns(url) and (robots is None or robots(url))
-
-    found = site.page_urls()
+    found: list[str] = []
     if site.sitemap:
         found += await sitemap_urls(fetcher, site.sitemap, site.base_url)
     if site.llms_txt:
@@ -192,11 +199,13 @@ async def discover_pages(
         not_excluded = url_filter(site, excludes_only=True)
 
         def follow(url: str) -> bool:
-            return not_excluded(url) and (robots is None or robots(url))
+            return not_excluded(url) and robots(url)
 
         result = await crawl(fetcher, site.crawl, site.base_url, follow, known or {})
         found += result.urls
         prefetched, links = result.pages, result.links
-    unique = list(dict.fromkeys(found))
-    kept = [u for u in unique if allowed(u)]
-    return Discovery(kept, prefetched, links, excluded=len(unique) - len(kept))
+    by_hand = set(site.page_urls())  # already judged by listed_pages
+    discovered = [u for u in dict.fromkeys(found) if u not in by_hand]
+    kept = [u for u in discovered if patterns(u) and robots(u)]
+    excluded = listed.excluded + len(discovered) - len(kept)
+    return Discovery(list(dict.fromkeys(listed.urls + kept)), prefetched, links, excluded=excluded)

@@ -22,7 +22,7 @@ from typing import Protocol
 from archiver import __version__
 from archiver.config import Config, Site
 from archiver.convert import page_markdown
-from archiver.discover import Discovery, discover_pages, url_filter
+from archiver.discover import Discovery, discover_pages, listed_pages
 from archiver.errors import ArchiverError, ConvertError, FetchError, LockedError
 from archiver.models import (
     FileStat,
@@ -254,10 +254,7 @@ def _known(
 def discover(site: Site, repo: ArchiveRepo | None = None) -> Discovery:
     """Find the site's pages (explicit, sitemap, llms.txt, crawl); FetchError if a source fails."""
     if not site.discovers:  # only hand-listed pages: nothing to ask the network
-        keep = url_filter(site)
-        urls = site.page_urls()
-        kept = [u for u in urls if keep(u)]
-        return Discovery(kept, {}, {}, excluded=len(urls) - len(kept))
+        return listed_pages(site)
     state = StateStore(repo.state_dir).load(site.name) if repo else SiteState()
     known = _known(site, repo, state) if repo else {}
 

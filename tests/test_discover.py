@@ -490,6 +490,19 @@ def test_robots_txt_disallow_drops_urls(
     assert "/robots.txt" not in docs_server.hits
 
 
+def test_robots_txt_filters_the_sitemap_but_not_the_pages_listed_beside_it(
+    docs_server: FaultServer, archive: ArchiveRepo
+) -> None:
+    url = docs_server.url
+    docs_server.set_page("/robots.txt", b"User-agent: *\nDisallow: /guide/\n", "text/plain")
+    serve_sitemap(docs_server, [url + "guide/", url + "reference/api.html"])
+
+    found = discover(make(url, pages=["guide/auth.html"], sitemap=url + "sitemap.xml"), archive)
+
+    assert found.urls == [url + "guide/auth.html", url + "reference/api.html"]  # guide/ came from the sitemap
+    assert found.excluded == 1
+
+
 def test_hand_listed_pages_are_not_subject_to_robots_txt(docs_server: FaultServer, archive: ArchiveRepo) -> None:
     url = docs_server.url
     docs_server.set_page("/robots.txt", b"User-agent: *\nDisallow: /\n", "text/plain")
