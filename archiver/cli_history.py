@@ -1,7 +1,7 @@
 """The read-side commands: ``log``, ``show``, ``diff``, ``history`` and ``report``.
 
-Registered on :data:`archiver.cli.app` when ``archiver.cli`` is imported (it imports this module
-at its end). Like every command, each parses its arguments, calls the library (``history``,
+Registered on :data:`archiver.cli_common.app` when ``archiver.cli`` imports this module. Like
+every command, each parses its arguments, calls the library (``history``,
 ``revisions``, ``report``) and renders the result; everything shown is read from git.
 """
 
@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from archiver import history, revisions
-from archiver.cli import ConfigOpt, RepoOpt, VerboseOpt, _reported, _setup_logging, app, err, out
+from archiver.cli_common import ConfigOpt, RepoOpt, VerboseOpt, app, command, err, out
 from archiver.config import load_config
 from archiver.errors import HistoryError
 from archiver.models import Snapshot
@@ -53,8 +53,7 @@ def log(
     verbose: VerboseOpt = False,
 ) -> None:
     """Snapshots, newest first: date, commit, files changed and lines added/removed."""
-    _setup_logging(verbose)
-    with _reported(verbose):
+    with command(verbose):
         if page and not site:
             raise HistoryError("--page needs a SITE: archiver log SITE --page PATH")
         if site:
@@ -86,8 +85,7 @@ def show(
     verbose: VerboseOpt = False,
 ) -> None:
     """One snapshot: the sections that changed, then its stat and patch (git show)."""
-    _setup_logging(verbose)
-    with _reported(verbose):
+    with command(verbose):
         site, rev = revisions.split_site_rev(snapshot)
         sha = revisions.resolve_snapshot(repo, site, rev)
         found = history.sections(repo, site, sha)
@@ -120,8 +118,7 @@ def diff(
     for value in (rev, page):
         if value and value.startswith("--"):
             raise typer.BadParameter(f"no such option: {value}")
-    _setup_logging(verbose)
-    with _reported(verbose):
+    with command(verbose):
         text = history.diff(repo, site, rev, color=out.is_terminal, page=page, word_diff=word_diff, stat_only=stat)
     sys.stdout.write(text)
 
@@ -134,8 +131,7 @@ def history_cmd(
     verbose: VerboseOpt = False,
 ) -> None:
     """Every version of one page, oldest first: date, commit, what happened, lines added/removed."""
-    _setup_logging(verbose)
-    with _reported(verbose):
+    with command(verbose):
         rel = revisions.resolve_page(repo, site, page)
         versions = history.page_versions(repo, site, rel)
     table = Table(title=f"versions of {site}/{rel} (oldest first)", title_justify="left")
@@ -161,8 +157,7 @@ def report(
     """Write a static HTML site of every change (timeline, diffs, page histories) and Atom feeds."""
     from archiver.report import build_report
 
-    _setup_logging(verbose)
-    with _reported(verbose):
+    with command(verbose):
         web_url = load_config(config).web_url if config.exists() else None
         result = build_report(repo, out_dir, web_url=web_url, base_url=base_url, full=full)
     out.print(

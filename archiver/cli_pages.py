@@ -1,6 +1,6 @@
 """The commands about a site's pages and rules: ``archiver pages`` and ``archiver rerender``.
 
-Registered on the same Typer app when ``cli.py`` imports this module at its end.
+Registered on the shared Typer app (``cli_common.app``) when ``cli.py`` imports this module.
 """
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ from typing import Annotated
 
 import typer
 
-from archiver.cli import (
+from archiver.cli_common import (
     EXIT_FAILED,
     ConfigOpt,
     RepoOpt,
     VerboseOpt,
-    _reported,
-    _setup_logging,
-    _summary_table,
+    WaitOpt,
     app,
+    command,
     err,
     out,
+    summary_table,
 )
 from archiver.config import load_config
 from archiver.paths import assign_paths
@@ -37,8 +37,7 @@ def pages(
     """List the pages discovery finds for SITE and the file each goes to; archives nothing (dry run)."""
     from archiver.pipeline import discover
 
-    _setup_logging(verbose)
-    with _reported(verbose):
+    with command(verbose):
         target = load_config(config).select([site])[0]
         archive = ArchiveRepo.open(repo) if (repo / ".git").exists() else None
         found = discover(target, archive)
@@ -57,17 +56,16 @@ def rerender(
     site: Annotated[str, typer.Argument(help="The site.")],
     config: ConfigOpt = Path("sites.yaml"),
     repo: RepoOpt = Path("archive-repo"),
-    wait: Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")] = 0.0,
+    wait: WaitOpt = 0.0,
     verbose: VerboseOpt = False,
 ) -> None:
     """Re-apply SITE's current rules to its stored pages without fetching; one commit marked as a rules change."""
     from archiver.pipeline import rerender as rerender_site
 
-    _setup_logging(verbose)
-    with _reported(verbose):
+    with command(verbose):
         cfg = load_config(config)
         report = rerender_site(cfg, ArchiveRepo.open(repo), cfg.select([site])[0], wait=wait)
-    out.print(_summary_table([report]))
+    out.print(summary_table([report]))
     if report.commit is None:
         out.print("nothing changed: the stored pages already match the rules")
     if report.failed:

@@ -1,48 +1,33 @@
 """The commands for running unattended: ``archiver daemon`` and ``archiver systemd``.
 
-They live apart from ``cli.py`` to keep that module small; ``cli.py`` imports this module at its
-end, which registers the commands on the same Typer app.
+Registered on the shared Typer app (``cli_common.app``) when ``cli.py`` imports this module.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.logging import RichHandler
 
-from archiver.cli import EXIT_USAGE, ConfigOpt, RepoOpt, VerboseOpt, _reported, app, err, out
+from archiver.cli_common import EXIT_USAGE, ConfigOpt, RepoOpt, VerboseOpt, WorkersOpt, app, command, err, out
 from archiver.config import load_config
 from archiver.errors import ConfigError
-
-
-def _setup_daemon_logging(verbose: bool) -> None:
-    """INFO lines with a timestamp (the heartbeat); journald or a log file keeps them."""
-    if verbose:
-        logging.basicConfig(level=logging.DEBUG, handlers=[RichHandler(console=err, show_path=False)], force=True)
-    else:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
-        # APScheduler's "Running job …" lines would double the heartbeat; its warnings stay
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is for --verbose
 
 
 @app.command()
 def daemon(
     config: ConfigOpt = Path("sites.yaml"),
     repo: RepoOpt = Path("archive-repo"),
-    workers: Annotated[int, typer.Option(help="Worker processes for fetch + convert (default: cores).")] = 0,
+    workers: WorkersOpt = 0,
     wait: Annotated[float, typer.Option(help="Seconds a scheduled run waits for another run's lock.")] = 3600.0,
     verbose: VerboseOpt = False,
 ) -> None:
     """Archive each site on its schedule until stopped (SIGTERM/SIGINT: finish the run, exit 0; SIGHUP: reload)."""
     from archiver.scheduler import Daemon
 
-    _setup_daemon_logging(verbose)
-    with _reported(verbose):
+    with command(verbose, daemon=True):
         Daemon(config, repo, workers=workers or None, lock_wait=wait).run_forever()
 
 
@@ -59,7 +44,7 @@ def systemd(
     """Print (or --install) a systemd service + timer that run 'archiver run' on the config's schedule."""
     from archiver.systemd import default_command, render_units, user_unit_dir, write_units
 
-    with _reported(verbose):
+    with command(verbose):
         cfg = load_config(config)
         try:
             units = render_units(cfg, config, repo, default_command())

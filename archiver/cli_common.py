@@ -1,0 +1,138 @@
+"""What every command shares: the Typer app, the consoles, option types, exit codes, error and
+logging set-up, the progress bar and the run summary table.
+
+The command modules import from here and register their commands on :data:`app`; nothing here
+imports a command module, so imports flow one way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from archiver.errors import ArchiverError, ConfigError, HistoryError
+from archiver.models import PageResult, PageStatus, SiteReport
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
+
+app = typer.Typer(
+    help="Track how documentation websites change: snapshot docs as Markdown into a git repository.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# off a terminal (cron, pipes, CI logs) lines are not wrapped and tables get room to breathe
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The sites file.")]
+RepoOpt = Annotated[Path, typer.Option("--repo", "-r", help="The archive git repository.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")]
+WaitOpt = Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")]
+WorkersOpt = Annotated[int, typer.Option(help="Worker processes for fetch + convert (default: cores).")]
+
+
+def setup_logging(verbose: bool, *, daemon: bool = False) -> None:
+    """``--verbose``: debug lines through rich. Otherwise warnings only, or for the daemon INFO lines
+    with a timestamp (its heartbeat, which journald or a log file keeps)."""
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, handlers=[RichHandler(console=err, show_path=False)], force=True)
+    elif daemon:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
+        # APScheduler's "Running job …" lines would double the heartbeat; its warnings stay
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is for --verbose
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", force=True)
+
+
+@contextlib.contextmanager
+def reported(verbose: bool) -> Iterator[None]:
+    """Turn an ArchiverError into one red line on stderr and the right exit code."""
+    try:
+        yield
+    except ArchiverError as exc:
+        if verbose:
+            err.print_exception()
+        err.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, markup=True, soft_wrap=True)
+        code = EXIT_USAGE if isinstance(exc, ConfigError | HistoryError) else EXIT_STORE
+        raise typer.Exit(code) from None
+
+
+@contextlib.contextmanager
+def command(verbose: bool, *, daemon: bool = False) -> Iterator[None]:
+    """How every command's body runs: logging set up, then errors :func:`reported`."""
+    setup_logging(verbose, daemon=daemon)
+    with reported(verbose):
+        yield
+
+
+class TermProgress:
+    """A progress bar on a terminal; plain log lines (changes and failures only) otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: RichProgress | None = None
+        self.tasks: dict[str, TaskID] = {}
+        if not quiet and err.is_terminal:
+            self.bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            )
+            self.bar.start()
+
+    def site_started(self, site: str, total: int) -> None:
+        if self.bar:
+            self.tasks[site] = self.bar.add_task(site, total=total)
+        elif not self.quiet:
+            err.print(f"{site}: checking {total} pages", highlight=False)
+
+    def page_done(self, site: str, result: PageResult) -> None:
+        if self.bar:
+            self.bar.advance(self.tasks[site])
+        elif not self.quiet and result.status is not PageStatus.UNCHANGED:
+            detail = f" ({result.error})" if result.error else ""
+            err.print(f"{site}: {result.status.value} {result.path}{detail}", highlight=False, soft_wrap=True)
+
+    def site_finished(self, report: SiteReport) -> None:
+        if self.bar and report.site in self.tasks:
+            self.bar.remove_task(self.tasks.pop(report.site))
+
+    def stop(self) -> None:
+        if self.bar:
+            self.bar.stop()
+
+
+def summary_table(reports: list[SiteReport]) -> Table:
+    """The per-site table every archiving command ends with."""
+    table = Table(title="archiver run", title_justify="left")
+    for col in ("site", "fetched", "unchanged", "changed", "added", "removed", "failed", "commit"):
+        table.add_column(col, justify="left" if col in ("site", "commit") else "right")
+    for r in reports:
+        commit = r.commit[:10] if r.commit else ("[red]error[/red]" if r.error else "-")
+        table.add_row(
+            r.site,
+            str(r.fetched),
+            str(r.count(PageStatus.UNCHANGED)),
+            str(r.count(PageStatus.CHANGED)),
+            str(r.count(PageStatus.ADDED)),
+            str(r.count(PageStatus.REMOVED)),
+            str(r.count(PageStatus.FAILED)),
+            commit,
+        )
+    return table
