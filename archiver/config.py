@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import ErrorDetails
 
 from archiver.errors import ConfigError
+from archiver.schedules import check_schedule
 
 DEFAULT_CONTENT = ["[role=main]", "article", "main", "#content", ".content", "body"]
 DEFAULT_STRIP = [
@@ -68,36 +69,6 @@ def _resolved_path(url: str) -> str:
     path = re.sub("%2e", ".", urlsplit(url).path, flags=re.IGNORECASE)
     resolved = posixpath.normpath("/" + path.lstrip("/"))
     return resolved + "/" if path.endswith("/") and resolved != "/" else resolved
-
-
-_EVERY = re.compile(r"\Aevery\s+(?P<n>\d+)\s*(?P<unit>s|m|h|d)\Z")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_every(value: str) -> int | None:
-    """Seconds for ``every 6h`` / ``every 30m`` / ``every 1d`` / ``every 90s``; None if not that form."""
-    m = _EVERY.match(value.strip())
-    return int(m.group("n")) * _UNIT_SECONDS[m.group("unit")] if m else None
-
-
-def check_schedule(value: str) -> str:
-    """Accept ``every <n><s|m|h|d>`` or a 5-field cron expression (validated by APScheduler)."""
-    every = parse_every(value)
-    if every is not None:
-        if every < 1:
-            raise ValueError(f"schedule {value!r}: the interval must be at least 1 second")
-        return value.strip()
-    # the daemon's own trigger is built here too, so a typo is a config error at load time, not a
-    # surprise when the daemon first schedules the job
-    from archiver.schedules import cron_trigger
-
-    try:
-        cron_trigger(value.strip())
-    except ValueError as exc:
-        raise ValueError(
-            f"schedule {value!r} is neither 'every <n>s|m|h|d' nor a valid cron expression: {exc}"
-        ) from None
-    return value.strip()
 
 
 class _Frozen(BaseModel):

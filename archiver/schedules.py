@@ -1,4 +1,5 @@
-"""Schedules (``every 6h`` or a 5-field cron expression) as APScheduler triggers, with cron's meaning.
+"""Schedules: the grammar (``every 6h`` or a 5-field cron expression), checked here for the config,
+and APScheduler triggers with cron's meaning.
 
 APScheduler 3's ``CronTrigger.from_crontab`` differs from cron in two ways that would silently
 shift runs (see https://github.com/agronholm/apscheduler/issues/286): it counts weekdays from
@@ -9,14 +10,42 @@ for the either-or case, so ``0 3 * * 0`` runs on Sundays, as it would under cron
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.triggers.combining import OrTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
+if TYPE_CHECKING:  # APScheduler is imported when a trigger is built, not when this module is
+    from apscheduler.triggers.combining import OrTrigger
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
 
-from archiver.config import parse_every
+_EVERY = re.compile(r"\Aevery\s+(?P<n>\d+)\s*(?P<unit>s|m|h|d)\Z")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_every(value: str) -> int | None:
+    """Seconds for ``every 6h`` / ``every 30m`` / ``every 1d`` / ``every 90s``; None if not that form."""
+    m = _EVERY.match(value.strip())
+    return int(m.group("n")) * _UNIT_SECONDS[m.group("unit")] if m else None
+
+
+def check_schedule(value: str) -> str:
+    """Accept ``every <n><s|m|h|d>`` or a 5-field cron expression (validated by APScheduler)."""
+    every = parse_every(value)
+    if every is not None:
+        if every < 1:
+            raise ValueError(f"schedule {value!r}: the interval must be at least 1 second")
+        return value.strip()
+    # the daemon's own trigger is built here too, so a typo is a config error at load time, not a
+    # surprise when the daemon first schedules the job
+    try:
+        cron_trigger(value.strip())
+    except ValueError as exc:
+        raise ValueError(
+            f"schedule {value!r} is neither 'every <n>s|m|h|d' nor a valid cron expression: {exc}"
+        ) from None
+    return value.strip()
+
 
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron numbering: 0 (and 7) is Sunday
 
@@ -53,6 +82,9 @@ def cron_weekdays(field: str) -> list[str]:
 
 def cron_trigger(expression: str, jitter: float | None = None) -> CronTrigger | OrTrigger:
     """A trigger firing exactly when cron would run ``expression``; ValueError if it is not valid."""
+    from apscheduler.triggers.combining import OrTrigger
+    from apscheduler.triggers.cron import CronTrigger
+
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"a cron expression has 5 fields (minute hour day month weekday), got {len(fields)}")
@@ -68,9 +100,11 @@ def cron_trigger(expression: str, jitter: float | None = None) -> CronTrigger | 
 
 
 def make_trigger(schedule: str, jitter: float = 0.0) -> IntervalTrigger | CronTrigger | OrTrigger:
-    """The trigger for a schedule that ``config.check_schedule`` accepted."""
+    """The trigger for a schedule that :func:`check_schedule` accepted."""
     every = parse_every(schedule)
     if every is not None:
+        from apscheduler.triggers.interval import IntervalTrigger
+
         return IntervalTrigger(seconds=every, jitter=jitter or None)
     return cron_trigger(schedule, jitter or None)
 

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from archiver.config import Config, parse_every
-from archiver.schedules import cron_weekdays
+from archiver.config import Config
+from archiver.schedules import cron_weekdays, parse_every
 
 SERVICE = "archiver.service"
 TIMER = "archiver.timer"
