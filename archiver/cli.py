@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from archiver import __version__, history
+from archiver import __version__, history, revisions
 from archiver.cli_common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -166,7 +166,7 @@ def demo(
             )
         out.print(f"\n[bold]archiver diff acme[/bold]  (the same as: git -C {target} show HEAD -- acme/)\n")
         sys.stdout.flush()
-        sys.stdout.write(history.diff(target, "acme", color=out.is_terminal))
+        sys.stdout.write(revisions.diff(target, "acme", color=out.is_terminal))
         if repo:
             out.print(f"\nthe archive is in {repo}; try: git -C {repo} log -p")
 

@@ -119,7 +119,7 @@ def diff(
         if value and value.startswith("--"):
             raise typer.BadParameter(f"no such option: {value}")
     with command(verbose):
-        text = history.diff(repo, site, rev, color=out.is_terminal, page=page, word_diff=word_diff, stat_only=stat)
+        text = revisions.diff(repo, site, rev, color=out.is_terminal, page=page, word_diff=word_diff, stat_only=stat)
     sys.stdout.write(text)
 
 

@@ -3,7 +3,8 @@
 Every function runs the git binary (through GitPython) with options that make its output
 independent of the user's git config (no colour unless asked, no external diff, fixed prefixes,
 no renames), so what it returns is what ``git log --numstat`` / ``git show`` print for the same
-commits. Revision specs (``-1``, dates, ``A..B``) are resolved in :mod:`archiver.revisions`.
+commits. Functions here take shas; revision names (``-1``, dates, ``A..B``) are resolved in
+:mod:`archiver.revisions`, which sits above this module.
 """
 
 from __future__ import annotations
@@ -193,40 +194,35 @@ def patch(
 def diff(
     path: Path,
     site: str,
-    rev: str | None = None,
+    new: str,
+    old: str | None = None,
     *,
     color: bool = False,
     page: str | None = None,
     word_diff: bool = False,
     stat_only: bool = False,
 ) -> str:
-    """The patch of one snapshot of ``site`` (its latest if ``rev`` is None), or of a range ``A..B``.
+    """The stat and patch of commit ``new`` under ``<site>/`` (or of ``old``..``new``), for people.
 
-    The same text as ``git show --stat --patch <rev> -- <site>/`` (or ``git diff --stat --patch A B
-    -- <site>/``). ``rev`` may use any form :func:`archiver.revisions.resolve_rev` accepts (``-1``,
-    ``2026-06-10``, a sha, and ranges of those); ``page`` limits it to one file of the site.
+    The same text as ``git show --stat --patch <new> -- <site>/`` (or ``git diff --stat --patch
+    <old> <new> -- <site>/``); ``page`` (a path in the site folder) limits it to one file. Names
+    like ``-1`` or dates are resolved first, by :func:`archiver.revisions.diff`.
     """
-    from archiver.revisions import resolve_page, resolve_range, resolve_rev, split_range
-
-    repo = open_repo(path)
-    rel = resolve_page(path, site, page) if page else None
-    spec = f"{site}/{rel}" if rel else f"{site}/"
+    spec = f"{site}/{page}" if page else f"{site}/"
     options = ["--color=always" if color else "--color=never", "--stat"]
     if not stat_only:
         options.append("--patch")
         if word_diff:
             options.append("--word-diff=color" if color else "--word-diff=plain")
-    rng = split_range(rev) if rev else None
-    if rng:
-        old, new = resolve_range(path, site, *rng, page=rel)
+    repo = open_repo(path)
+    if old is not None:
         return run_git(repo, "diff", *options, old, new, "--", spec)
-    target = resolve_rev(path, site, rev or "-1")
-    if rel and not run_git(repo, "show", "--format=", "--name-only", target, "--", spec).strip():
-        raise HistoryError(
-            f"snapshot {target[:10]} ({rev or '-1'}) does not change page {rel!r} of site {site!r}; "
-            f"its versions: archiver history {site} {rel}"
-        )
-    return run_git(repo, "show", *options, "--format=medium", target, "--", spec)
+    return run_git(repo, "show", *options, "--format=medium", new, "--", spec)
+
+
+def changes_page(path: Path, sha: str, site: str, page: str) -> bool:
+    """True if commit ``sha`` changes ``<site>/<page>``."""
+    return bool(run_git(open_repo(path), "show", "--format=", "--name-only", sha, "--", f"{site}/{page}").strip())
 
 
 def sections(

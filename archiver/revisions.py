@@ -12,6 +12,7 @@ import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from archiver import history
 from archiver.errors import HistoryError
 from archiver.history import has_commits, open_repo, page_paths, run_git
 
@@ -147,3 +148,33 @@ def check_since(value: str | None) -> str | None:
         except ValueError:
             raise HistoryError(f"--since {value!r} is not a valid date (write 2026-06-10)") from None
     return value
+
+
+def diff(
+    path: Path,
+    site: str,
+    rev: str | None = None,
+    *,
+    color: bool = False,
+    page: str | None = None,
+    word_diff: bool = False,
+    stat_only: bool = False,
+) -> str:
+    """The patch of one snapshot of ``site`` (its latest if ``rev`` is None), or of a range ``A..B``.
+
+    ``rev`` may use any form :func:`resolve_rev` accepts (``-1``, ``2026-06-10``, a sha, and
+    ranges of those); ``page`` (a path or URL) limits it to one file of the site. The text is
+    :func:`archiver.history.diff`'s: what ``git show`` / ``git diff`` print.
+    """
+    rel = resolve_page(path, site, page) if page else None
+    rng = split_range(rev) if rev else None
+    if rng:
+        old, target = resolve_range(path, site, *rng, page=rel)
+        return history.diff(path, site, target, old, color=color, page=rel, word_diff=word_diff, stat_only=stat_only)
+    target = resolve_rev(path, site, rev or "-1")
+    if rel and not history.changes_page(path, target, site, rel):
+        raise HistoryError(
+            f"snapshot {target[:10]} ({rev or '-1'}) does not change page {rel!r} of site {site!r}; "
+            f"its versions: archiver history {site} {rel}"
+        )
+    return history.diff(path, site, target, color=color, page=rel, word_diff=word_diff, stat_only=stat_only)
