@@ -76,7 +76,7 @@ def run_cmd(
     with command(verbose):
         cfg = load_config(config)
         selected = cfg.select(sites or [])
-        archive = ArchiveRepo.open_or_init(repo)
+        archive = ArchiveRepo.open_or_init(repo, cfg.identity)
         progress = TermProgress(quiet or as_json)
         try:
             report = run_and_push(cfg, archive, selected, workers=workers or None, progress=progress, wait=wait)

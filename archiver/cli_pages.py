@@ -64,7 +64,7 @@ def rerender(
 
     with command(verbose):
         cfg = load_config(config)
-        report = rerender_site(cfg, ArchiveRepo.open(repo), cfg.select([site])[0], wait=wait)
+        report = rerender_site(ArchiveRepo.open(repo, cfg.identity), cfg.select([site])[0], wait=wait)
     out.print(summary_table([report]))
     if report.commit is None:
         out.print("nothing changed: the stored pages already match the rules")

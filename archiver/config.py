@@ -265,6 +265,11 @@ class Config(_Frozen):
         return self
 
     @property
+    def identity(self) -> tuple[str, str]:
+        """``author`` as (name, email): who the archive's commits are by."""
+        return self.author_name, self.author_email
+
+    @property
     def author_name(self) -> str:
         m = AUTHOR.match(self.author)
         assert m is not None

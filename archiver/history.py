@@ -14,7 +14,9 @@ from pathlib import Path
 
 import git
 
-from archiver.errors import HistoryError, StoreError
+from archiver import gitcmd
+from archiver.errors import HistoryError
+from archiver.gitcmd import has_commits, open_git
 from archiver.models import FileStat, Snapshot
 from archiver.patch import changed_sections, parse_patch, unquote_path
 
@@ -39,30 +41,9 @@ class PageVersion:
     binary: bool = False
 
 
-def open_repo(path: Path) -> git.Repo:
-    """The archive at ``path`` as a GitPython repository (StoreError if there is none)."""
-    try:
-        return git.Repo(path)
-    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
-        raise StoreError(f"{path}: no archive repository here (run 'archiver run' first)") from None
-
-
 def run_git(repo: git.Repo, *args: str) -> str:
-    """Run ``git <args>`` in ``repo``; git's own error (last stderr line) becomes a HistoryError."""
-    try:
-        out: str = repo.git.execute(["git", *_PLAIN, *args], strip_newline_in_stdout=False)
-        return out
-    except git.GitCommandError as exc:
-        detail = (exc.stderr or "").strip().splitlines()
-        raise HistoryError(f"git {args[0]}: {detail[-1] if detail else exc}") from exc
-
-
-def has_commits(repo: git.Repo) -> bool:
-    try:
-        repo.head.commit  # noqa: B018 - raises ValueError on an empty repository
-    except ValueError:
-        return False
-    return True
+    """``git <args>`` with plain output whatever the user's config; a failure is a HistoryError."""
+    return gitcmd.run_git(repo, *_PLAIN, *args, error=HistoryError)
 
 
 def _log(repo: git.Repo, args: list[str], pathspec: str | None) -> list[Snapshot]:
@@ -112,7 +93,7 @@ def snapshots(
     The same as ``git log --numstat --no-renames [--since=DATE] -- <site>/[<page>]``; ``page`` is a
     path inside the site's folder (or, without ``site``, inside the repository).
     """
-    repo = open_repo(path)
+    repo = open_git(path)
     args = [f"--max-count={limit}"] if limit else []
     if since:
         args.append(f"--since={since}")
@@ -124,7 +105,7 @@ def snapshots(
 
 def sites_in(path: Path) -> list[str]:
     """Top-level folders tracked in the archive's HEAD (one per site)."""
-    repo = open_repo(path)
+    repo = open_git(path)
     if not has_commits(repo):
         return []
     return sorted(t.name for t in repo.head.commit.tree.trees)
@@ -132,7 +113,7 @@ def sites_in(path: Path) -> list[str]:
 
 def root_commit(path: Path) -> str:
     """The sha of the archive's first commit ("" if it has none): identifies this archive."""
-    repo = open_repo(path)
+    repo = open_git(path)
     if not has_commits(repo):
         return ""
     return run_git(repo, "rev-list", "--max-parents=0", "HEAD").split()[-1]
@@ -142,7 +123,7 @@ def page_versions(path: Path, site: str, page: str) -> list[PageVersion]:
     """Every commit that changed ``<site>/<page>``, oldest first (``git log --reverse -- <file>``)."""
     full = f"{site}/{page}"
     out: list[PageVersion] = []
-    for snap in reversed(_log(open_repo(path), [], full)):
+    for snap in reversed(_log(open_git(path), [], full)):
         for f in snap.files:
             if f.path == full:
                 out.append(PageVersion(snap.sha, snap.date, snap.subject, f.status, f.added, f.removed, f.binary))
@@ -151,7 +132,7 @@ def page_versions(path: Path, site: str, page: str) -> list[PageVersion]:
 
 def page_paths(path: Path, site: str) -> list[str]:
     """Every page (path inside the site folder) that ever existed in the site's history, sorted."""
-    repo = open_repo(path)
+    repo = open_git(path)
     if not has_commits(repo):
         return []
     out = run_git(repo, "log", "--format=", "--name-only", "--no-renames", "--", f"{site}/")
@@ -161,12 +142,12 @@ def page_paths(path: Path, site: str) -> list[str]:
 
 def commit_message(path: Path, sha: str) -> str:
     """The full message of commit ``sha`` (subject, body, trailers)."""
-    return run_git(open_repo(path), "log", "-1", "--format=%B", sha)
+    return run_git(open_git(path), "log", "-1", "--format=%B", sha)
 
 
 def commit_date(path: Path, sha: str) -> str:
     """The author date of commit ``sha`` (ISO 8601 with offset), as ``git log --format=%aI`` says."""
-    return run_git(open_repo(path), "log", "-1", "--format=%aI", sha).strip()
+    return run_git(open_git(path), "log", "-1", "--format=%aI", sha).strip()
 
 
 def patch(
@@ -183,7 +164,7 @@ def patch(
     What ``git show --format= <new> -- <site>/`` (or ``git diff <old> <new> -- <site>/``) prints;
     ``full_context`` shows whole files instead of three lines around each change.
     """
-    repo = open_repo(path)
+    repo = open_git(path)
     spec = f"{site}/{page}" if page else f"{site}/"
     extra = [FULL_CONTEXT] if full_context else []
     if old is None:
@@ -214,7 +195,7 @@ def diff(
         options.append("--patch")
         if word_diff:
             options.append("--word-diff=color" if color else "--word-diff=plain")
-    repo = open_repo(path)
+    repo = open_git(path)
     if old is not None:
         return run_git(repo, "diff", *options, old, new, "--", spec)
     return run_git(repo, "show", *options, "--format=medium", new, "--", spec)
@@ -222,7 +203,7 @@ def diff(
 
 def changes_page(path: Path, sha: str, site: str, page: str) -> bool:
     """True if commit ``sha`` changes ``<site>/<page>``."""
-    return bool(run_git(open_repo(path), "show", "--format=", "--name-only", sha, "--", f"{site}/{page}").strip())
+    return bool(run_git(open_git(path), "show", "--format=", "--name-only", sha, "--", f"{site}/{page}").strip())
 
 
 def sections(

@@ -298,7 +298,7 @@ def commit_message(site: Site, results: list[PageResult], stats: list[FileStat],
     return "\n".join(lines)
 
 
-def rerender_site(site: Site, repo: ArchiveRepo, config: Config, state: SiteState) -> SiteReport:
+def rerender_site(site: Site, repo: ArchiveRepo, state: SiteState) -> SiteReport:
     """Re-apply the site's current rules to the stored raw bodies; one commit marked as a rules change."""
     report = SiteReport(site.name)
     bodies = BodyStore(repo.bodies_dir(site.name))
@@ -319,20 +319,20 @@ def rerender_site(site: Site, repo: ArchiveRepo, config: Config, state: SiteStat
     stats = repo.stage_site(site.name)
     if stats:
         message = commit_message(site, report.results, stats, rules=True)
-        report.commit = repo.commit(message, config.author_name, config.author_email)
+        report.commit = repo.commit(message)
         report.lines_added = sum(s.added for s in stats)
         report.lines_removed = sum(s.removed for s in stats)
     state.rules = rules_fingerprint(site)
     return report
 
 
-def rerender(config: Config, repo: ArchiveRepo, site: Site, wait: float = 0.0) -> SiteReport:
+def rerender(repo: ArchiveRepo, site: Site, wait: float = 0.0) -> SiteReport:
     """``archiver rerender``: re-render a site from its stored bodies under the repository lock."""
     with repo.lock(wait=wait):
         store = StateStore(repo.state_dir)
         state = store.load(site.name)
-        repo.recover(site.name, config.author_name, config.author_email)
-        report = rerender_site(site, repo, config, state)
+        repo.recover(site.name)
+        report = rerender_site(site, repo, state)
         store.save(site.name, state)
     return report
 
@@ -340,7 +340,6 @@ def rerender(config: Config, repo: ArchiveRepo, site: Site, wait: float = 0.0) -
 def run_site(
     site: Site,
     repo: ArchiveRepo,
-    config: Config,
     *,
     workers: int = 1,
     progress: Progress | None = None,
@@ -349,13 +348,12 @@ def run_site(
     progress = progress or NullProgress()
     store = StateStore(repo.state_dir)
     state = store.load(site.name)
-    author = (config.author_name, config.author_email)
-    recovered = repo.recover(site.name, *author)
+    recovered = repo.recover(site.name)
     fingerprint = rules_fingerprint(site)
     rules_commit = None
     if state.rules is not None and state.rules != fingerprint:
         # new rules: re-render what we have first, as its own commit, so the docs history stays readable
-        rules_commit = rerender_site(site, repo, config, state).commit
+        rules_commit = rerender_site(site, repo, state).commit
         store.save(site.name, state)
     try:
         found = discover(site, repo)
@@ -389,7 +387,7 @@ def run_site(
     report.notes = _notes(report.results)
     stats = repo.stage_site(site.name)
     if stats:
-        report.commit = repo.commit(commit_message(site, report.results, stats), *author)
+        report.commit = repo.commit(commit_message(site, report.results, stats))
         report.lines_added = sum(s.added for s in stats)
         report.lines_removed = sum(s.removed for s in stats)
     state.pages = work.pages
@@ -432,13 +430,16 @@ def run(
     progress: Progress | None = None,
     wait: float = 0.0,
 ) -> RunReport:
-    """Archive ``sites`` (default: all) one after another under the repository lock."""
+    """Archive ``sites`` (default: all of ``config``'s) one after another under the repository lock.
+
+    Commits are by the repository's identity: open it with ``identity=config.identity``.
+    """
     workers = workers or os.cpu_count() or 1
     reports: list[SiteReport] = []
     with repo.lock(wait=wait):
         for site in sites if sites is not None else config.sites:
             try:
-                reports.append(run_site(site, repo, config, workers=workers, progress=progress))
+                reports.append(run_site(site, repo, workers=workers, progress=progress))
             except LockedError:
                 raise
             except ArchiverError as exc:

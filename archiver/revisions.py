@@ -14,7 +14,8 @@ from pathlib import Path
 
 from archiver import history
 from archiver.errors import HistoryError
-from archiver.history import has_commits, open_repo, page_paths, run_git
+from archiver.gitcmd import has_commits, open_git
+from archiver.history import page_paths, run_git
 
 _NTH = re.compile(r"\A-(\d+)\Z")
 _DAY = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
@@ -24,7 +25,7 @@ _HINT = "use a commit, a date like 2026-06-10, or -1 for the site's latest snaps
 
 def site_commits(path: Path, site: str) -> list[tuple[str, str]]:
     """(sha, ISO date) of every commit that changed ``<site>/``, newest first; HistoryError if none."""
-    repo = open_repo(path)
+    repo = open_git(path)
     lines = run_git(repo, "log", "--format=%H %aI", "--", f"{site}/").split() if has_commits(repo) else []
     commits = list(zip(lines[0::2], lines[1::2], strict=True))
     if not commits:
@@ -71,7 +72,7 @@ def resolve_rev(path: Path, site: str, ref: str) -> str:
     if not ref or ref.startswith("-"):
         raise HistoryError(f"unknown revision {ref!r}: {_HINT}")
     try:
-        return run_git(open_repo(path), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
+        return run_git(open_git(path), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
     except HistoryError:
         raise HistoryError(f"unknown revision {ref!r}: {_HINT}") from None
 
@@ -89,7 +90,7 @@ def split_range(spec: str) -> tuple[str, str] | None:
 def resolve_range(path: Path, site: str, old: str, new: str, *, page: str | None = None) -> tuple[str, str]:
     """Both ends of a range as shas; HistoryError if no snapshot of the site (or page) lies between them."""
     a, b = resolve_rev(path, site, old), resolve_rev(path, site, new)
-    repo = open_repo(path)
+    repo = open_git(path)
     spec = f"{site}/{page}" if page else f"{site}/"
     if int(run_git(repo, "rev-list", "--count", f"{a}..{b}", "--", spec).strip() or 0):
         return a, b
@@ -109,7 +110,7 @@ def split_site_rev(spec: str) -> tuple[str, str]:
 def resolve_snapshot(path: Path, site: str, ref: str) -> str:
     """The sha ``ref`` names, which must be a commit that changed ``<site>/``."""
     sha = resolve_rev(path, site, ref)
-    changed = run_git(open_repo(path), "show", "--format=", "--name-only", "--no-renames", sha, "--", f"{site}/")
+    changed = run_git(open_git(path), "show", "--format=", "--name-only", "--no-renames", sha, "--", f"{site}/")
     if not changed.strip():
         raise HistoryError(
             f"commit {sha[:10]} ({ref}) is not a snapshot of site {site!r}: it changes none of its pages"
@@ -128,7 +129,7 @@ def resolve_page(path: Path, site: str, page: str) -> str:
     if page.startswith(("http://", "https://")):
         line = f"source: {page}"
         try:  # -z: "HEAD:<path>\0<line number>\0<line>" per match, whatever the path holds
-            hits = run_git(open_repo(path), "grep", "-z", "-n", "-F", "-e", line, "HEAD", "--", f"{site}/")
+            hits = run_git(open_git(path), "grep", "-z", "-n", "-F", "-e", line, "HEAD", "--", f"{site}/")
         except HistoryError:  # git grep exits 1 when nothing matches
             hits = ""
         for hit in hits.splitlines():

@@ -236,7 +236,7 @@ class Daemon:
         push: PushResult | None = None
         error: str | None = None
         try:
-            repo = ArchiveRepo.open(self.repo_path)  # not open_or_init: a deleted archive is an error
+            repo = ArchiveRepo.open(self.repo_path, config.identity)  # not open_or_init: a deleted archive is an error
             run = self._when_unlocked(lambda: pipeline.run(config, repo, [site], workers=self.workers))
             report = run.sites[0]
             attempts = 1 if self._stop.is_set() else self.push_attempts  # stopping: one quick try

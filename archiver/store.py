@@ -23,6 +23,7 @@ from pathlib import Path
 import git
 
 from archiver.errors import LockedError, StoreError
+from archiver.gitcmd import open_git, run_git
 from archiver.models import FileStat, PageStatus, PushResult
 from archiver.paths import is_inside
 
@@ -32,6 +33,7 @@ STALE_GIT_LOCK_SECONDS = 2.0
 ARCHIVE_REMOTE = "archive"  # the git remote archiver manages when ``remote:`` is a URL or a path
 REMOTE_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 PUSH_TIMEOUT = 600.0
+DEFAULT_IDENTITY = ("archiver", "archiver@localhost")  # the name and email of config.DEFAULT_AUTHOR
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 
 
@@ -48,31 +50,32 @@ class ArchiveRepo:
     ...     repo.write_page("mydocs", "index.md", "# Hello\\n")
     """
 
-    def __init__(self, path: Path, repo: git.Repo) -> None:
+    def __init__(self, path: Path, repo: git.Repo, identity: tuple[str, str] = DEFAULT_IDENTITY) -> None:
         self.path = path
         self.repo = repo
+        self.identity = identity  # (name, email): the author and committer of every commit made here
         self.meta = Path(repo.git_dir) / "archiver"
 
     @classmethod
-    def open(cls, path: Path) -> ArchiveRepo:
-        """Open an existing archive; StoreError if ``path`` is not a git repository."""
-        try:
-            return cls(path, git.Repo(path))
-        except (git.NoSuchPathError, git.InvalidGitRepositoryError):
-            raise StoreError(f"{path}: no archive repository here (run 'archiver run' or 'archiver init')") from None
+    def open(cls, path: Path, identity: tuple[str, str] = DEFAULT_IDENTITY) -> ArchiveRepo:
+        """Open an existing archive; StoreError if ``path`` is not a git repository.
+
+        ``identity`` is who its commits are by (``Config.identity``, from ``author:``).
+        """
+        return cls(path, open_git(path), identity)
 
     @classmethod
-    def open_or_init(cls, path: Path) -> ArchiveRepo:
+    def open_or_init(cls, path: Path, identity: tuple[str, str] = DEFAULT_IDENTITY) -> ArchiveRepo:
         """Open the archive at ``path``, creating the folder and the repository if missing."""
         if (path / ".git").exists():
-            return cls.open(path)
+            return cls.open(path, identity)
         try:
             path.mkdir(parents=True, exist_ok=True)
             repo = git.Repo.init(path, initial_branch="main")
         except (OSError, git.GitCommandError) as exc:
             raise StoreError(f"{path}: cannot create the archive repository: {exc}") from exc
         logger.info("created archive repository %s", path)
-        return cls(path, repo)
+        return cls(path, repo, identity)
 
     @property
     def state_dir(self) -> Path:
@@ -198,13 +201,7 @@ class ArchiveRepo:
     # --- git ----------------------------------------------------------------------------------
 
     def _git(self, *args: str, env: dict[str, str] | None = None) -> str:
-        try:
-            with self.repo.git.custom_environment(**(env or {})):
-                out: str = self.repo.git.execute(["git", *args], strip_newline_in_stdout=False)
-            return out
-        except git.GitCommandError as exc:
-            detail = (exc.stderr or "").strip().splitlines()
-            raise StoreError(f"git {args[0]} failed in {self.path}: {detail[-1] if detail else exc}") from exc
+        return run_git(self.repo, *args, env=env)
 
     def dirty(self, site: str) -> list[str]:
         """Uncommitted changes under the site's folder (``git status --porcelain -z`` entries: ``XY path``)."""
@@ -221,8 +218,9 @@ class ArchiveRepo:
             stats.append(FileStat(path, int(added) if added != "-" else 0, int(removed) if removed != "-" else 0))
         return stats
 
-    def commit(self, message: str, author_name: str, author_email: str) -> str:
-        """Commit what is staged with a fixed identity; the new commit's sha."""
+    def commit(self, message: str) -> str:
+        """Commit what is staged as :attr:`identity`; the new commit's sha."""
+        author_name, author_email = self.identity
         env = {
             "GIT_AUTHOR_NAME": author_name,
             "GIT_AUTHOR_EMAIL": author_email,
@@ -237,7 +235,7 @@ class ArchiveRepo:
             Path(fh.name).unlink(missing_ok=True)
         return self._git("rev-parse", "HEAD").strip()
 
-    def recover(self, site: str, author_name: str, author_email: str) -> str | None:
+    def recover(self, site: str) -> str | None:
         """Make the site's folder match a commit again after an interrupted run.
 
         Files written but not committed hold fetched content: they are committed (nothing fetched
@@ -260,7 +258,7 @@ class ArchiveRepo:
             f"{site}: recover {len(stats)} files left by an interrupted run\n\n"
             f"These changes were written by a run that stopped before its commit.\n\n{listing}\n"
         )
-        return self.commit(message, author_name, author_email)
+        return self.commit(message)
 
     # --- remote -------------------------------------------------------------------------------
 

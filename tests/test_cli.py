@@ -72,6 +72,15 @@ def test_run_status_log_diff(
     assert head in status.stdout
 
 
+def test_run_commits_as_the_configured_author(cli: CliRunner, sites_yaml: Path, tmp_path: Path) -> None:
+    sites_yaml.write_text("author: Docs Bot <bot@example.org>\n" + sites_yaml.read_text())
+    repo = tmp_path / "archive-repo"
+    assert invoke(cli, "run", "--config", str(sites_yaml), "--repo", str(repo)).exit_code == 0
+    assert git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>").strip() == (
+        "Docs Bot <bot@example.org>|Docs Bot <bot@example.org>"
+    )
+
+
 def test_run_with_a_failing_page_exits_1_and_names_it(
     cli: CliRunner, sites_yaml: Path, tmp_path: Path, docs_server: FaultServer
 ) -> None:

@@ -158,7 +158,7 @@ def test_invalid_json_survives_a_rerender(docs_server: FaultServer, archive: Arc
     run(make_config(make(url, ["index.html", "api/broken.json"])), archive, workers=1)
     stricter = make_config(make(url, ["index.html", "api/broken.json"], strip=["img"]))
 
-    report = rerender(stricter, archive, stricter.sites[0])
+    report = rerender(archive, stricter.sites[0])
 
     assert report.commit is not None  # index.md lost its image
     assert not report.failed, [r for r in report.results if r.status is PageStatus.FAILED]

@@ -177,7 +177,7 @@ def test_changed_rules_rerender_stored_bodies_as_their_own_commit(
 def test_rerender_without_rule_change_is_a_no_op(docs_server: FaultServer, archive: ArchiveRepo) -> None:
     config = make_config(make_site(docs_server.url))
     run(config, archive, workers=1)
-    report = rerender(config, archive, config.sites[0])
+    report = rerender(archive, config.sites[0])
     assert report.commit is None
     assert commit_count(archive.path) == 1
 

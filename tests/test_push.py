@@ -16,8 +16,6 @@ from archiver.config import parse_config
 from archiver.errors import ConfigError
 from archiver.store import ArchiveRepo, redact_url
 
-AUTHOR = ("Tester", "tester@example.com")
-
 
 def bare(path: Path, *, reject: bool = False) -> Path:
     git(path.parent, "init", "--quiet", "--bare", str(path))
@@ -45,7 +43,7 @@ def run_json(cli: CliRunner, config: Path, repo: Path):  # type: ignore[no-untyp
 def committed(archive: ArchiveRepo) -> str:
     archive.write_page("s", "a.md", "x\n")
     archive.stage_site("s")
-    return archive.commit("s: test\n", *AUTHOR)
+    return archive.commit("s: test\n")
 
 
 def test_run_pushes_to_a_url_remote_and_reports_it_in_json(
@@ -127,7 +125,7 @@ def test_the_remote_moved_on_is_rejected_never_forced(archive: ArchiveRepo, tmp_
     git(other, "push", "--quiet", "origin", "main")
     archive.write_page("s", "b.md", "y\n")
     archive.stage_site("s")
-    ours = archive.commit("s: ours\n", *AUTHOR)
+    ours = archive.commit("s: ours\n")
 
     result = archive.push(str(remote), attempts=3, backoff=0.01)
 

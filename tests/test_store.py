@@ -15,8 +15,6 @@ from archiver.errors import LockedError, StoreError
 from archiver.models import PageStatus
 from archiver.store import ArchiveRepo
 
-AUTHOR = ("Tester", "tester@example.com")
-
 
 def test_init_creates_a_repository_on_main(tmp_path: Path) -> None:
     repo = ArchiveRepo.open_or_init(tmp_path / "a" / "b")
@@ -44,11 +42,12 @@ def test_paths_outside_the_site_folder_are_refused(archive: ArchiveRepo, bad: st
         archive.write_page("s", bad, "x\n")
 
 
-def test_commit_uses_the_given_identity_and_stats(archive: ArchiveRepo) -> None:
+def test_commit_uses_the_given_identity_and_stats(tmp_path: Path) -> None:
+    archive = ArchiveRepo.open_or_init(tmp_path / "archive-repo", ("Tester", "tester@example.com"))
     archive.write_page("s", "a.md", "1\n2\n")
     stats = archive.stage_site("s")
     assert [(f.path, f.added, f.removed) for f in stats] == [("s/a.md", 2, 0)]
-    sha = archive.commit("s: 1 page changed (+2 −0)\n", *AUTHOR)
+    sha = archive.commit("s: 1 page changed (+2 −0)\n")
     assert git(archive.path, "log", "-1", "--format=%H|%an|%ae|%cn|%s").strip() == (
         f"{sha}|Tester|tester@example.com|Tester|s: 1 page changed (+2 −0)"
     )
@@ -62,7 +61,7 @@ def test_commit_ignores_user_hooks_and_signing(archive: ArchiveRepo, tmp_path: P
     git(archive.path, "config", "commit.gpgsign", "true")
     archive.write_page("s", "a.md", "x\n")
     archive.stage_site("s")
-    archive.commit("s: test\n", *AUTHOR)
+    archive.commit("s: test\n")
     assert commit_count(archive.path) == 1
 
 
@@ -89,20 +88,20 @@ def test_recover_commits_written_files_and_restores_deleted_ones(archive: Archiv
     archive.write_page("s", "keep.md", "v1\n")
     archive.write_page("s", "gone.md", "v1\n")
     archive.stage_site("s")
-    archive.commit("s: first\n", *AUTHOR)
+    archive.commit("s: first\n")
     # an interrupted run: one file rewritten, one new, one deleted, nothing committed
     archive.write_page("s", "keep.md", "v2\n")
     archive.write_page("s", "new.md", "new\n")
     archive.remove_page("s", "gone.md")
 
-    sha = archive.recover("s", *AUTHOR)
+    sha = archive.recover("s")
 
     assert sha is not None
     assert "recover 2 files left by an interrupted run" in git(archive.path, "log", "-1", "--format=%s")
     assert set(git(archive.path, "ls-files").split()) == {"s/keep.md", "s/gone.md", "s/new.md"}
     assert (archive.path / "s/gone.md").read_text() == "v1\n"
     assert git(archive.path, "status", "--porcelain") == ""
-    assert archive.recover("s", *AUTHOR) is None
+    assert archive.recover("s") is None
 
 
 def test_stale_index_lock_is_cleared_under_the_run_lock(archive: ArchiveRepo) -> None:
@@ -110,7 +109,7 @@ def test_stale_index_lock_is_cleared_under_the_run_lock(archive: ArchiveRepo) ->
     with archive.lock():
         archive.write_page("s", "a.md", "x\n")
         archive.stage_site("s")
-        archive.commit("s: after a crash\n", *AUTHOR)
+        archive.commit("s: after a crash\n")
     assert not (archive.path / ".git/index.lock").exists()
 
 
