@@ -70,8 +70,7 @@ def run_cmd(
     verbose: VerboseOpt = False,
 ) -> None:
     """Fetch every page of the sites, store them as Markdown, commit once per changed site, push."""
-    from archiver.notify import notify_run
-    from archiver.publish import run_and_push  # heavy imports only for commands that need them
+    from archiver.publish import archive_sites  # heavy imports only for commands that need them
 
     with command(verbose):
         cfg = load_config(config)
@@ -79,10 +78,9 @@ def run_cmd(
         archive = ArchiveRepo.open_or_init(repo, cfg.identity)
         progress = TermProgress(quiet or as_json)
         try:
-            report = run_and_push(cfg, archive, selected, workers=workers or None, progress=progress, wait=wait)
+            report = archive_sites(cfg, archive, selected, workers=workers or None, progress=progress, wait=wait)
         finally:
             progress.stop()
-        notify_run(cfg, archive, report)  # digests and failure alerts; never fails the run
     code = EXIT_FAILED if report.failed or report.push_failed else EXIT_OK
     if as_json:
         sys.stdout.write(json.dumps({**report.to_dict(), "exit_code": code}, indent=2) + "\n")

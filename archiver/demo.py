@@ -12,7 +12,8 @@ from pathlib import Path
 from archiver.config import Config, Site
 from archiver.localserver import StaticServer
 from archiver.models import SiteReport
-from archiver.pipeline import Progress, run
+from archiver.pipeline import Progress
+from archiver.publish import archive_sites
 from archiver.store import ArchiveRepo
 
 DEMO_ROOT = Path(__file__).parent / "demo_site"
@@ -29,5 +30,5 @@ def run_demo(repo_path: Path, progress: Progress | None = None) -> list[SiteRepo
         config = Config(sites=[site])
         for version in ("v1", "v2"):
             server.root = DEMO_ROOT / version
-            reports += run(config, repo, workers=1, progress=progress).sites
+            reports += archive_sites(config, repo, workers=1, progress=progress).sites
     return reports

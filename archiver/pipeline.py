@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -429,14 +430,16 @@ def run(
     workers: int | None = None,
     progress: Progress | None = None,
     wait: float = 0.0,
+    stop: threading.Event | None = None,
 ) -> RunReport:
-    """Archive ``sites`` (default: all of ``config``'s) one after another under the repository lock.
+    """Archive ``sites`` (default: all of ``config``'s) one after another under the repository lock
+    (waited for up to ``wait`` s, or until ``stop`` is set).
 
     Commits are by the repository's identity: open it with ``identity=config.identity``.
     """
     workers = workers or os.cpu_count() or 1
     reports: list[SiteReport] = []
-    with repo.lock(wait=wait):
+    with repo.lock(wait=wait, stop=stop):
         for site in sites if sites is not None else config.sites:
             try:
                 reports.append(run_site(site, repo, workers=workers, progress=progress))

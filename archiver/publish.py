@@ -1,4 +1,7 @@
-"""Push the archive to its remote after a run, so people read it where they read code.
+"""The one composition of a run: archive the selected sites, push the archive, tell people.
+
+``archiver run``, ``archiver daemon`` and ``archiver demo`` all call :func:`archive_sites`, so
+what a run does (and in which order) is written once.
 
 Every run pushes (when ``remote:`` is set), not only runs that committed: a push that failed
 last time (network down, remote rejecting) is retried by the next run, and the local commits are
@@ -9,24 +12,32 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Sequence
 
 from archiver import pipeline
 from archiver.config import Config, Site
 from archiver.errors import LockedError
 from archiver.models import PushResult, RunReport
+from archiver.notify import notify_run
 from archiver.store import ArchiveRepo, redact_url
 
 logger = logging.getLogger(__name__)
 
 
 def push_archive(
-    config: Config, repo: ArchiveRepo, *, wait: float = 0.0, attempts: int = 3, backoff: float = 1.0
+    config: Config,
+    repo: ArchiveRepo,
+    *,
+    wait: float = 0.0,
+    attempts: int = 3,
+    backoff: float = 1.0,
+    stop: threading.Event | None = None,
 ) -> PushResult | None:
     """Push ``repo`` to ``config.remote`` (None when there is no remote); LockedError if busy after ``wait`` s."""
     if not config.remote:
         return None
-    with repo.lock(wait=wait):
+    with repo.lock(wait=wait, stop=stop):
         result = repo.push(config.remote, attempts=attempts, backoff=backoff)
     if result.ok:
         logger.debug("pushed to %s (%s)", result.remote, "sent commits" if result.pushed else "up to date")
@@ -35,7 +46,7 @@ def push_archive(
     return result
 
 
-def run_and_push(
+def archive_sites(
     config: Config,
     repo: ArchiveRepo,
     sites: Sequence[Site] | None = None,
@@ -43,14 +54,28 @@ def run_and_push(
     workers: int | None = None,
     progress: pipeline.Progress | None = None,
     wait: float = 0.0,
+    stop: threading.Event | None = None,
+    push_attempts: int = 3,
+    push_backoff: float = 1.0,
 ) -> RunReport:
-    """``pipeline.run``, then :func:`push_archive`; the push's outcome is the report's ``push``."""
-    report = pipeline.run(config, repo, sites, workers=workers, progress=progress, wait=wait)
+    """Archive ``sites`` (default: all), then push to ``remote:``, then send digests and alerts.
+
+    ``wait`` is how long each step waits for another run's lock, ``stop`` (an event) cuts that wait
+    short and, once set, makes the push one quick try and skips the notifications. The push's
+    outcome is the report's ``push``; notifications never fail the run.
+    """
+    report = pipeline.run(config, repo, sites, workers=workers, progress=progress, wait=wait, stop=stop)
+    stopping = stop is not None and stop.is_set()
     try:
-        push = push_archive(config, repo, wait=wait)
+        attempts = 1 if stopping else push_attempts
+        push = push_archive(config, repo, wait=wait, attempts=attempts, backoff=push_backoff, stop=stop)
     except LockedError:
         # another run took the lock between our run and our push; it pushes when it is done
         assert config.remote is not None
-        busy = f"not pushed: {repo.path} is busy with another run"
-        push = PushResult(redact_url(config.remote), ok=False, error=busy)
-    return dataclasses.replace(report, push=push)
+        push = PushResult(
+            redact_url(config.remote), ok=False, error=f"not pushed: {repo.path} is busy with another run"
+        )
+    report = dataclasses.replace(report, push=push)
+    if not (stop is not None and stop.is_set()):  # digests and failure alerts
+        notify_run(config, repo, report)
+    return report

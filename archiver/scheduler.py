@@ -27,17 +27,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TypeVar
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from archiver import pipeline
 from archiver.config import Config, load_config
-from archiver.errors import ArchiverError, ConfigError, LockedError
+from archiver.errors import ArchiverError, ConfigError
 from archiver.models import PageStatus, PushResult, SiteReport
-from archiver.notify import notify_run
-from archiver.publish import push_archive
+from archiver.publish import archive_sites
 from archiver.schedules import first_run, make_trigger
 from archiver.state import StateStore
 from archiver.store import ArchiveRepo
@@ -48,7 +45,6 @@ SCHEDULE_FILE = "schedule.json"
 # misfire_grace_time=None: a run that is late (the machine slept) still happens, and coalesce
 # makes the runs missed meanwhile one run
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,12 +233,18 @@ class Daemon:
         error: str | None = None
         try:
             repo = ArchiveRepo.open(self.repo_path, config.identity)  # not open_or_init: a deleted archive is an error
-            run = self._when_unlocked(lambda: pipeline.run(config, repo, [site], workers=self.workers))
-            report = run.sites[0]
-            attempts = 1 if self._stop.is_set() else self.push_attempts  # stopping: one quick try
-            push = self._when_unlocked(lambda: push_archive(config, repo, attempts=attempts, backoff=self.push_backoff))
-            if not self._stop.is_set():  # digests and failure alerts, as after `archiver run`
-                self._when_unlocked(lambda: notify_run(config, repo, run))
+            # as `archiver run` does; a stop cuts the lock wait short and the push to one quick try
+            run = archive_sites(
+                config,
+                repo,
+                [site],
+                workers=self.workers,
+                wait=self.lock_wait,
+                stop=self._stop,
+                push_attempts=self.push_attempts,
+                push_backoff=self.push_backoff,
+            )
+            report, push = run.sites[0], run.push
         except ArchiverError as exc:
             error = str(exc)
         except Exception as exc:  # a bug must cost one run, never the daemon
@@ -253,17 +255,6 @@ class Daemon:
         self._write_schedule()
         if self.on_run:
             self.on_run(record)
-
-    def _when_unlocked(self, action: Callable[[], T]) -> T:
-        """``action()``, retried while another process holds the lock (up to ``lock_wait`` s, or a stop)."""
-        deadline = time.monotonic() + self.lock_wait
-        while True:
-            try:
-                return action()
-            except LockedError:
-                if self._stop.is_set() or time.monotonic() >= deadline:
-                    raise
-                self._stop.wait(1.0)
 
     # --- schedule.json ------------------------------------------------------------------------
 

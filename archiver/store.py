@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,8 +89,9 @@ class ArchiveRepo:
     # --- locking ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lock(self, wait: float = 0.0) -> Iterator[None]:
-        """Hold the repository's run lock; LockedError if another run holds it after ``wait`` s."""
+    def lock(self, wait: float = 0.0, stop: threading.Event | None = None) -> Iterator[None]:
+        """Hold the repository's run lock; LockedError if another run holds it after ``wait`` s
+        (or as soon as ``stop`` is set while waiting)."""
         self.meta.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.meta / "lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -101,7 +103,7 @@ class ArchiveRepo:
                 except OSError as exc:
                     if exc.errno not in (errno.EAGAIN, errno.EACCES):
                         raise StoreError(f"{self.path}: cannot lock: {exc}") from exc
-                    if time.monotonic() >= deadline:
+                    if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
                         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
                         raise LockedError(
                             f"{self.path} is in use by another archiver run (pid {holder}); "

@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,15 @@ def test_lock_excludes_a_second_holder(archive: ArchiveRepo) -> None:
         pass
     with other.lock():  # released when the first holder is done
         pass
+
+
+def test_a_stop_cuts_a_lock_wait_short(archive: ArchiveRepo) -> None:
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with archive.lock(), pytest.raises(LockedError), ArchiveRepo.open(archive.path).lock(wait=60, stop=stop):
+        pass
+    assert time.monotonic() - started < 5  # not the 60 s asked for
 
 
 def test_recover_commits_written_files_and_restores_deleted_ones(archive: ArchiveRepo) -> None:
