@@ -35,7 +35,7 @@ from archiver.cli_common import (
 )
 from archiver.config import load_config
 from archiver.models import PageStatus
-from archiver.state import StateStore
+from archiver.state import StateStore, read_next_runs
 from archiver.store import ArchiveRepo
 
 SAMPLE_CONFIG = Path(__file__).parent / "sample_sites.yaml"
@@ -116,9 +116,7 @@ def status(
         table = Table(title="archiver status", title_justify="left")
         for col in ("site", "last run (UTC)", "pages", "changed", "failed", "last commit"):
             table.add_column(col)
-        from archiver.scheduler import read_next_runs
-
-        next_runs = read_next_runs(archive)  # only while archiver daemon runs
+        next_runs = read_next_runs(archive.meta)  # only while archiver daemon runs
         if next_runs is not None:
             table.add_column("next run (UTC)")
         failing: list[tuple[str, str, str]] = []

@@ -19,9 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 
 from archiver import feeds, history
 from archiver.config import SITE_NAME
+from archiver.files import write_atomic
 from archiver.htmlpage import diff_html, esc, href, page, safe_url, stat_html, thead
 from archiver.models import FileStat, Snapshot
 from archiver.patch import FileDiff, changed_sections, parse_patch, source_url
@@ -63,10 +62,7 @@ def anchor(path: str) -> str:
 
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode("utf-8"))
 
 
 def commit_link(web_url: str | None, sha: str) -> str | None:

@@ -16,7 +16,6 @@ the daemon never write at once (a busy lock is waited for, checking for shutdown
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -36,12 +35,11 @@ from archiver.errors import ArchiverError, ConfigError
 from archiver.models import PageStatus, PushResult, SiteReport
 from archiver.publish import archive_sites
 from archiver.schedules import first_run, make_trigger
-from archiver.state import StateStore
+from archiver.state import StateStore, clear_schedule, write_schedule
 from archiver.store import ArchiveRepo
 
 logger = logging.getLogger(__name__)
 
-SCHEDULE_FILE = "schedule.json"
 # misfire_grace_time=None: a run that is late (the machine slept) still happens, and coalesce
 # makes the runs missed meanwhile one run
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
@@ -127,7 +125,7 @@ class Daemon:
             with self._busy:
                 pass
             self._scheduler.shutdown(wait=True)  # runs queued meanwhile see the stop and return
-        (self._meta / SCHEDULE_FILE).unlink(missing_ok=True)
+        clear_schedule(self._meta)
         logger.info("archiver daemon stopped")
 
     def run_forever(self, *, handle_signals: bool = True) -> None:
@@ -266,14 +264,7 @@ class Daemon:
             schedule = self._schedules.get(job.id, ("?", 0.0))[0]
             sites[job.id] = {"schedule": schedule, "next_run": when.astimezone(UTC).isoformat() if when else None}
         data = {"pid": os.getpid(), "config": str(self.config_path.resolve()), "sites": sites}
-        target = self._meta / SCHEDULE_FILE
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        try:
-            self._meta.mkdir(exist_ok=True)  # never parents: a deleted archive must stay deleted
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-            os.replace(tmp, target)
-        except OSError as exc:
-            logger.warning("cannot record the schedule in %s: %s", target, exc)
+        write_schedule(self._meta, data)
 
 
 def log_heartbeat(run: SiteRun) -> None:
@@ -301,20 +292,3 @@ def log_heartbeat(run: SiteRun) -> None:
         seconds,
         problem,
     )
-
-
-def read_next_runs(repo: ArchiveRepo) -> dict[str, str] | None:
-    """Each site's next scheduled run (ISO, UTC) from a running daemon; None if no daemon is running."""
-    try:
-        data = json.loads((repo.meta / SCHEDULE_FILE).read_text(encoding="utf-8"))
-        pid = int(data["pid"])
-        sites = data["sites"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None  # left by a daemon that was killed: its times mean nothing
-    except PermissionError:
-        pass  # alive, under another user
-    return {name: str(info.get("next_run") or "-") for name, info in sites.items() if isinstance(info, dict)}

@@ -12,13 +12,15 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archiver.files import write_atomic
+
 logger = logging.getLogger(__name__)
 
+SCHEDULE_FILE = "schedule.json"  # the running daemon's next run of each site, for ``archiver status``
 STATE_VERSION = 1
 
 
@@ -85,14 +87,7 @@ class StateStore:
             "last_run": state.last_run,
             "pages": {url: asdict(p) for url, p in sorted(state.pages.items())},
         }
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{site}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1)
-            os.replace(tmp, self._file(site))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self._file(site), json.dumps(data, indent=1).encode("utf-8"))
 
     def sites(self) -> list[str]:
         """Names of the sites that have state."""
@@ -117,10 +112,7 @@ class BodyStore:
         """Keep ``body`` as the last one of ``url`` (atomically; a failure only loses the copy)."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(gzip.compress(body, compresslevel=6, mtime=0))
-            os.replace(tmp, self.path(url))
+            write_atomic(self.path(url), gzip.compress(body, compresslevel=6, mtime=0))
         except OSError as exc:
             logger.warning("cannot keep the raw body of %s: %s", url, exc)
 
@@ -132,3 +124,37 @@ class BodyStore:
 
     def drop(self, url: str) -> None:
         self.path(url).unlink(missing_ok=True)
+
+
+def write_schedule(meta: Path, data: dict[str, Any]) -> None:
+    """Record the daemon's schedule (``{"pid", "config", "sites": {name: {"next_run"…}}}``) in
+    ``meta`` (``.git/archiver``); a failure is only logged. ``meta`` is created, its parents never:
+    a deleted archive must stay deleted."""
+    target = meta / SCHEDULE_FILE
+    try:
+        meta.mkdir(exist_ok=True)
+        write_atomic(target, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    except OSError as exc:
+        logger.warning("cannot record the schedule in %s: %s", target, exc)
+
+
+def clear_schedule(meta: Path) -> None:
+    """Forget the schedule (the daemon stopped)."""
+    (meta / SCHEDULE_FILE).unlink(missing_ok=True)
+
+
+def read_next_runs(meta: Path) -> dict[str, str] | None:
+    """Each site's next scheduled run (ISO, UTC) from a running daemon; None if no daemon is running."""
+    try:
+        data = json.loads((meta / SCHEDULE_FILE).read_text(encoding="utf-8"))
+        pid = int(data["pid"])
+        sites = data["sites"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # left by a daemon that was killed: its times mean nothing
+    except PermissionError:
+        pass  # alive, under another user
+    return {name: str(info.get("next_run") or "-") for name, info in sites.items() if isinstance(info, dict)}

@@ -24,6 +24,7 @@ from pathlib import Path
 import git
 
 from archiver.errors import LockedError, StoreError
+from archiver.files import write_atomic
 from archiver.gitcmd import open_git, run_git
 from archiver.models import FileStat, PageStatus, PushResult
 from archiver.paths import is_inside
@@ -160,14 +161,7 @@ class ArchiveRepo:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=tmp_dir, suffix=".md")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(target, data, tmp_dir=tmp_dir)
         except OSError as exc:
             raise StoreError(f"cannot write {target}: {exc}") from exc
         return PageStatus.ADDED if old is None else PageStatus.CHANGED

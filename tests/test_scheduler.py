@@ -22,8 +22,9 @@ from typer.testing import CliRunner
 from archiver.cli import app
 from archiver.config import parse_config
 from archiver.errors import ConfigError
-from archiver.scheduler import SCHEDULE_FILE, Daemon, SiteRun, read_next_runs
+from archiver.scheduler import Daemon, SiteRun
 from archiver.schedules import cron_trigger, cron_weekdays, first_run
+from archiver.state import SCHEDULE_FILE, read_next_runs
 from archiver.store import ArchiveRepo
 
 NOW = datetime(2026, 6, 3, 12, 0, tzinfo=UTC)  # a Wednesday
@@ -135,7 +136,7 @@ def test_runs_happen_are_pushed_and_logged_and_status_shows_the_next_run(
     daemon = started()
     wait_for(lambda: len(runs) >= 2)
     status = cli.invoke(app, ["status", "--config", str(config), "--repo", str(repo)])
-    next_runs = read_next_runs(ArchiveRepo.open(repo))
+    next_runs = read_next_runs(ArchiveRepo.open(repo).meta)
     daemon.stop()
 
     first, second = runs[0], runs[1]
@@ -153,7 +154,7 @@ def test_runs_happen_are_pushed_and_logged_and_status_shows_the_next_run(
     assert next_runs is not None and set(next_runs) == {"docs"}
     assert status.exit_code == 0 and "next run" in status.stdout
     assert not (repo / ".git/archiver" / SCHEDULE_FILE).exists()  # a stopped daemon leaves no schedule
-    assert read_next_runs(ArchiveRepo.open(repo)) is None
+    assert read_next_runs(ArchiveRepo.open(repo).meta) is None
 
 
 def test_a_run_longer_than_its_interval_never_overlaps(
