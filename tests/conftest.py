@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from archiver.archive.repo import ArchiveRepo
 from archiver.config import Config, Site, parse_config
-from archiver.localserver import StaticHandler, StaticServer
-from archiver.store import ArchiveRepo
+from archiver.demo.localserver import StaticHandler, StaticServer
 
 DATA = Path(__file__).parent / "data"
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import DATA, FaultServer, make_config, make_site
 
-from archiver import pipeline
-from archiver.store import ArchiveRepo
+from archiver.archive.repo import ArchiveRepo
+from archiver.run import pipeline
 
 FILLER = "".join(f"<p>Token rule {n}: keep tokens out of logs.</p>\n" for n in range(1, 13))
 AUTH_V3 = f"""<!doctype html><html lang="en"><head><title>Auth</title></head><body><main>

@@ -182,7 +182,9 @@ def test_select() -> None:
     assert "full.site_1, minimal" in message
 
 
-@pytest.mark.parametrize("path", [REPO / "sites.yaml", REPO / "archiver" / "sample_sites.yaml"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [REPO / "sites.yaml", REPO / "archiver" / "cli" / "sample_sites.yaml"], ids=lambda p: p.name
+)
 def test_shipped_config_loads(path: Path) -> None:
     config = load_config(path)
     assert config.sites

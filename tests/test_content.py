@@ -13,14 +13,14 @@ import pytest
 from conftest import FaultServer, commit_count, git, make_config
 from typer.testing import CliRunner
 
+from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import StateStore
 from archiver.cli import app
 from archiver.config import Site, load_config
-from archiver.convert import to_markdown
+from archiver.convert.page import to_markdown
 from archiver.models import PageStatus, SiteReport
-from archiver.pipeline import rerender, run
-from archiver.state import StateStore
-from archiver.store import ArchiveRepo
-from archiver.worker import rules_of
+from archiver.run.pipeline import rerender, run
+from archiver.run.worker import rules_of
 
 DEFAULT_RULES = rules_of(Site(name="x", base_url="https://d.example/"))
 NO_PRESET_RULES = rules_of(Site(name="x", base_url="https://d.example/", generator_defaults=False))

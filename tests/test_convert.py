@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver.config import Site
-from archiver.convert import Rules, decode, detect_charset, html_to_markdown, kind_of, normalise, to_markdown
+from archiver.convert.page import Rules, decode, detect_charset, html_to_markdown, kind_of, normalise, to_markdown
 from archiver.errors import ConvertError, NotAPageError
-from archiver.pipeline import rules_of
+from archiver.run.pipeline import rules_of
 
 DATA = Path(__file__).parent / "data" / "convert"
 URL = "https://docs.example.com/guide/page.html"

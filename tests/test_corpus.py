@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, commit_count, git
 
+from archiver.archive.repo import ArchiveRepo
 from archiver.config import load_config
-from archiver.localserver import StaticServer
+from archiver.demo.localserver import StaticServer
 from archiver.paths import relative_path
-from archiver.pipeline import run
-from archiver.store import ArchiveRepo
+from archiver.run.pipeline import run
 
 CORPORA = sorted(p for p in CORPUS.glob("*") if (p / "manifest.json").is_file()) if CORPUS.is_dir() else []
 

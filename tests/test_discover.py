@@ -14,13 +14,13 @@ import pytest
 from conftest import FaultHandler, FaultServer, commit_count, git, make_config
 from typer.testing import CliRunner
 
-from archiver import discover as discover_module
+from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import StateStore
 from archiver.cli import app
 from archiver.config import Site
+from archiver.fetch import discover as discover_module
 from archiver.models import PageStatus, SiteReport
-from archiver.pipeline import discover, run
-from archiver.state import StateStore
-from archiver.store import ArchiveRepo
+from archiver.run.pipeline import discover, run
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 

@@ -11,7 +11,7 @@ from conftest import FaultServer
 
 from archiver import __version__
 from archiver.errors import FetchError
-from archiver.fetch import Fetcher, backoff_seconds, retry_after_seconds
+from archiver.fetch.client import Fetcher, backoff_seconds, retry_after_seconds
 from archiver.models import FetchedPage
 
 

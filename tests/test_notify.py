@@ -16,9 +16,9 @@ import pytest
 from conftest import FaultServer, git
 from typer.testing import CliRunner
 
-from archiver import notify
+from archiver.archive.state import StateStore
 from archiver.cli import app
-from archiver.state import StateStore
+from archiver.run import notify
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from conftest import FaultServer, commit_count, git, make_config, make_site
 
+from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import StateStore
 from archiver.models import PageStatus
-from archiver.pipeline import rerender, run
-from archiver.state import StateStore
-from archiver.store import ArchiveRepo
+from archiver.run.pipeline import rerender, run
 
 
 def statuses(report) -> dict[str, PageStatus]:  # type: ignore[no-untyped-def]

@@ -11,10 +11,10 @@ import pytest
 from conftest import FaultServer, commit_count, git
 from typer.testing import CliRunner
 
+from archiver.archive.repo import ArchiveRepo, redact_url
 from archiver.cli import app
 from archiver.config import parse_config
 from archiver.errors import ConfigError
-from archiver.store import ArchiveRepo, redact_url
 
 
 def bare(path: Path, *, reject: bool = False) -> Path:

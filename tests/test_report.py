@@ -14,10 +14,10 @@ from conftest import DATA, FaultServer, git, make_config, make_site
 from history_fixture import AUTH_V4, Built, build, snapshot
 from typer.testing import CliRunner
 
+from archiver.archive.repo import ArchiveRepo
 from archiver.cli import app
-from archiver.htmlpage import CSS, PALETTE
-from archiver.report import anchor, build_report
-from archiver.store import ArchiveRepo
+from archiver.report.build import anchor, build_report
+from archiver.report.htmlpage import CSS, PALETTE
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

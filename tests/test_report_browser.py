@@ -13,7 +13,7 @@ import pytest
 from conftest import DATA, FaultServer
 from history_fixture import Built, build
 
-from archiver.report import build_report
+from archiver.report.build import build_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")

@@ -19,13 +19,13 @@ import pytest
 from conftest import FaultServer, commit_count, git, wait_for
 from typer.testing import CliRunner
 
+from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import SCHEDULE_FILE, read_next_runs
 from archiver.cli import app
 from archiver.config import parse_config
+from archiver.daemon.scheduler import Daemon, SiteRun
 from archiver.errors import ConfigError
-from archiver.scheduler import Daemon, SiteRun
 from archiver.schedules import cron_trigger, cron_weekdays, first_run
-from archiver.state import SCHEDULE_FILE, read_next_runs
-from archiver.store import ArchiveRepo
 
 NOW = datetime(2026, 6, 3, 12, 0, tzinfo=UTC)  # a Wednesday
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import FaultServer, commit_count, git, wait_for
 
+from archiver.archive.repo import ArchiveRepo
 from archiver.errors import LockedError, StoreError
 from archiver.models import PageStatus
-from archiver.store import ArchiveRepo
 
 
 def test_init_creates_a_repository_on_main(tmp_path: Path) -> None:

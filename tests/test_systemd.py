@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from archiver.cli import app
 from archiver.config import parse_config
-from archiver.systemd import SERVICE, TIMER, on_calendar, render_units
+from archiver.daemon.systemd import SERVICE, TIMER, on_calendar, render_units
 
 ANALYZE = shutil.which("systemd-analyze")
 needs_systemd = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")

@@ -9,9 +9,9 @@ from conftest import DATA, FaultServer, git
 from history_fixture import Built, build
 from typer.testing import CliRunner
 
-from archiver import history
+from archiver.archive import history
+from archiver.archive.patch import parse_patch
 from archiver.cli import app
-from archiver.patch import parse_patch
 
 
 @pytest.fixture(scope="module")

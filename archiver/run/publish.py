@@ -15,12 +15,12 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from archiver import pipeline
+from archiver.archive.repo import ArchiveRepo, redact_url
 from archiver.config import Config, Site
 from archiver.errors import LockedError
 from archiver.models import PushResult, RunReport
-from archiver.notify import notify_run
-from archiver.store import ArchiveRepo, redact_url
+from archiver.run import pipeline
+from archiver.run.notify import notify_run
 
 logger = logging.getLogger(__name__)
 

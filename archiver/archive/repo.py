@@ -23,9 +23,9 @@ from pathlib import Path
 
 import git
 
+from archiver.archive.gitcmd import open_git, run_git
 from archiver.errors import LockedError, StoreError
 from archiver.files import write_atomic
-from archiver.gitcmd import open_git, run_git
 from archiver.models import FileStat, PageStatus, PushResult
 from archiver.paths import is_inside
 

@@ -1,6 +1,6 @@
 """``archiver demo``: the whole idea, offline, in one command.
 
-Serves a small bundled docs site at two versions on 127.0.0.1, archives version 1, then
+Serves a small bundled docs site (``site/v1``, ``site/v2``) at two versions on 127.0.0.1, archives version 1, then
 version 2 (a parameter renamed, a limit lowered, a page removed and one added; every page's
 build stamp and asset hashes changed too), into a repository, and hands back the snapshots.
 """
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archiver.archive.repo import ArchiveRepo
 from archiver.config import Config, Site
-from archiver.localserver import StaticServer
+from archiver.demo.localserver import StaticServer
 from archiver.models import SiteReport
-from archiver.pipeline import Progress
-from archiver.publish import archive_sites
-from archiver.store import ArchiveRepo
+from archiver.run.pipeline import Progress
+from archiver.run.publish import archive_sites
 
-DEMO_ROOT = Path(__file__).parent / "demo_site"
+DEMO_ROOT = Path(__file__).parent / "site"
 DEMO_PAGES = ["index.html", "limits.html", "guide/auth.html", "guide/legacy-keys.html", "guide/tokens.html"]
 
 

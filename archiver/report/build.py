@@ -25,12 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from archiver import feeds, history
+from archiver.archive import history
+from archiver.archive.patch import FileDiff, changed_sections, parse_patch, source_url
 from archiver.config import SITE_NAME
 from archiver.files import write_atomic
-from archiver.htmlpage import diff_html, esc, href, page, safe_url, stat_html, thead
 from archiver.models import FileStat, Snapshot
-from archiver.patch import FileDiff, changed_sections, parse_patch, source_url
+from archiver.report import feeds
+from archiver.report.htmlpage import diff_html, esc, href, page, safe_url, stat_html, thead
 
 logger = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 from lxml import etree
 
 from archiver.config import Site
-from archiver.crawl import crawl
 from archiver.errors import FetchError
-from archiver.fetch import USER_AGENT, Fetcher
+from archiver.fetch.client import USER_AGENT, Fetcher
+from archiver.fetch.crawl import crawl
 from archiver.models import FetchedPage
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The read-side commands: ``log``, ``show``, ``diff``, ``history`` and ``report``.
 
-Registered on :data:`archiver.cli_common.app` when ``archiver.cli`` imports this module. Like
+Registered on :data:`archiver.cli.common.app` when ``archiver.cli`` imports this module. Like
 every command, each parses its arguments, calls the library (``history``,
 ``revisions``, ``report``) and renders the result; everything shown is read from git.
 """
@@ -15,8 +15,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from archiver import history, revisions
-from archiver.cli_common import ConfigOpt, RepoOpt, VerboseOpt, app, command, err, out
+from archiver.archive import history, revisions
+from archiver.cli.common import ConfigOpt, RepoOpt, VerboseOpt, app, command, err, out
 from archiver.config import load_config
 from archiver.errors import HistoryError
 from archiver.models import Snapshot
@@ -155,7 +155,7 @@ def report(
     verbose: VerboseOpt = False,
 ) -> None:
     """Write a static HTML site of every change (timeline, diffs, page histories) and Atom feeds."""
-    from archiver.report import build_report
+    from archiver.report.build import build_report
 
     with command(verbose):
         web_url = load_config(config).web_url if config.exists() else None

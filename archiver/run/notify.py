@@ -20,12 +20,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from archiver import history
+from archiver.archive import history
+from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import SiteState, StateStore
 from archiver.config import Config, Site
 from archiver.errors import ArchiverError
 from archiver.models import RunReport
-from archiver.state import SiteState, StateStore
-from archiver.store import ArchiveRepo
 
 logger = logging.getLogger(__name__)
 

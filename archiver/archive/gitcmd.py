@@ -1,7 +1,7 @@
 """The one way archiver opens a git repository and runs git in it.
 
-Both the write side (:mod:`archiver.store`) and the read side (:mod:`archiver.history`,
-:mod:`archiver.revisions`) run the git binary through GitPython with these two functions, so a
+Both the write side (:mod:`archiver.archive.repo`) and the read side (:mod:`archiver.archive.history`,
+:mod:`archiver.archive.revisions`) run the git binary through GitPython with these two functions, so a
 missing repository and a failing git command read the same wherever they happen.
 """
 

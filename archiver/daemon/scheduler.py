@@ -30,13 +30,13 @@ from types import FrameType
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import StateStore, clear_schedule, write_schedule
 from archiver.config import Config, load_config
 from archiver.errors import ArchiverError, ConfigError
 from archiver.models import PageStatus, PushResult, SiteReport
-from archiver.publish import archive_sites
+from archiver.run.publish import archive_sites
 from archiver.schedules import first_run, make_trigger
-from archiver.state import StateStore, clear_schedule, write_schedule
-from archiver.store import ArchiveRepo
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import html
 import re
 from urllib.parse import quote
 
+from archiver.archive.patch import FileDiff, Line, Segment, pair_changes
 from archiver.models import FileStat
-from archiver.patch import FileDiff, Line, Segment, pair_changes
 
 CONTEXT = 3  # unchanged lines shown around a change; longer runs are collapsed
 MIN_FOLD = 4  # a run this short is shown rather than collapsed

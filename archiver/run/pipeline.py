@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from archiver import __version__
+from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import BodyStore, PageState, SiteState, StateStore
 from archiver.config import Config, Site
-from archiver.convert import page_markdown
-from archiver.discover import Discovery, discover_pages, listed_pages
+from archiver.convert.page import page_markdown
 from archiver.errors import ArchiverError, ConvertError, FetchError, LockedError
+from archiver.fetch.discover import Discovery, discover_pages, listed_pages
 from archiver.models import (
     FileStat,
     OutcomeKind,
@@ -36,9 +38,7 @@ from archiver.models import (
     SiteReport,
 )
 from archiver.paths import assign_paths, binary_path, page_key, relative_path
-from archiver.state import BodyStore, PageState, SiteState, StateStore
-from archiver.store import ArchiveRepo
-from archiver.worker import execute, fetcher_for, rules_fingerprint, rules_of
+from archiver.run.worker import execute, fetcher_for, rules_fingerprint, rules_of
 
 __all__ = ["NullProgress", "Progress", "discover", "rerender", "rules_of", "run", "run_site"]
 

@@ -12,10 +12,10 @@ import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from archiver import history
+from archiver.archive import history
+from archiver.archive.gitcmd import has_commits, open_git
+from archiver.archive.history import page_paths, run_git
 from archiver.errors import HistoryError
-from archiver.gitcmd import has_commits, open_git
-from archiver.history import page_paths, run_git
 
 _NTH = re.compile(r"\A-(\d+)\Z")
 _DAY = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
@@ -165,7 +165,7 @@ def diff(
 
     ``rev`` may use any form :func:`resolve_rev` accepts (``-1``, ``2026-06-10``, a sha, and
     ranges of those); ``page`` (a path or URL) limits it to one file of the site. The text is
-    :func:`archiver.history.diff`'s: what ``git show`` / ``git diff`` print.
+    :func:`archiver.archive.history.diff`'s: what ``git show`` / ``git diff`` print.
     """
     rel = resolve_page(path, site, page) if page else None
     rng = split_range(rev) if rev else None

@@ -4,7 +4,7 @@ Every function runs the git binary (through GitPython) with options that make it
 independent of the user's git config (no colour unless asked, no external diff, fixed prefixes,
 no renames), so what it returns is what ``git log --numstat`` / ``git show`` print for the same
 commits. Functions here take shas; revision names (``-1``, dates, ``A..B``) are resolved in
-:mod:`archiver.revisions`, which sits above this module.
+:mod:`archiver.archive.revisions`, which sits above this module.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import git
 
-from archiver import gitcmd
+from archiver.archive import gitcmd
+from archiver.archive.gitcmd import has_commits, open_git
+from archiver.archive.patch import changed_sections, parse_patch, unquote_path
 from archiver.errors import HistoryError
-from archiver.gitcmd import has_commits, open_git
 from archiver.models import FileStat, Snapshot
-from archiver.patch import changed_sections, parse_patch, unquote_path
 
 _RECORD = "\x1e"
 _FIELD = "\x1f"
@@ -187,7 +187,7 @@ def diff(
 
     The same text as ``git show --stat --patch <new> -- <site>/`` (or ``git diff --stat --patch
     <old> <new> -- <site>/``); ``page`` (a path in the site folder) limits it to one file. Names
-    like ``-1`` or dates are resolved first, by :func:`archiver.revisions.diff`.
+    like ``-1`` or dates are resolved first, by :func:`archiver.archive.revisions.diff`.
     """
     spec = f"{site}/{page}" if page else f"{site}/"
     options = ["--color=always" if color else "--color=never", "--stat"]

@@ -21,12 +21,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from urllib.parse import urlsplit, urlunsplit
 
+from archiver.archive.state import BodyStore
 from archiver.config import Site
-from archiver.convert import CONVERTER_VERSION, Rules, kind_of, page_markdown
+from archiver.convert.page import CONVERTER_VERSION, Rules, kind_of, page_markdown
 from archiver.errors import ConvertError, FetchError, NotAPageError
-from archiver.fetch import Fetcher, tls_context
+from archiver.fetch.client import Fetcher, tls_context
 from archiver.models import FetchedPage, OutcomeKind, PageJob, PageOutcome
-from archiver.state import BodyStore
 
 logger = logging.getLogger(__name__)
 

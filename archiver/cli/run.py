@@ -1,4 +1,4 @@
-"""The ``archiver`` command: parse arguments, call one library function, render the result.
+"""The commands that archive: ``init``, ``run``, ``status`` and ``demo``.
 
 Exit codes: 0 all good; 1 some pages (or a site, or the push) failed; 2 bad config or usage; 3 the
 archive repository could not be used (locked by another run, unwritable, not a repository).
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -17,8 +16,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from archiver import __version__, history, revisions
-from archiver.cli_common import (
+from archiver.archive import history, revisions
+from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import StateStore, read_next_runs
+from archiver.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     ConfigOpt,
@@ -35,8 +36,6 @@ from archiver.cli_common import (
 )
 from archiver.config import load_config
 from archiver.models import PageStatus
-from archiver.state import StateStore, read_next_runs
-from archiver.store import ArchiveRepo
 
 SAMPLE_CONFIG = Path(__file__).parent / "sample_sites.yaml"
 
@@ -70,7 +69,7 @@ def run_cmd(
     verbose: VerboseOpt = False,
 ) -> None:
     """Fetch every page of the sites, store them as Markdown, commit once per changed site, push."""
-    from archiver.publish import archive_sites  # heavy imports only for commands that need them
+    from archiver.run.publish import archive_sites  # heavy imports only for commands that need them
 
     with command(verbose):
         cfg = load_config(config)
@@ -165,28 +164,3 @@ def demo(
         sys.stdout.write(revisions.diff(target, "acme", color=out.is_terminal))
         if repo:
             out.print(f"\nthe archive is in {repo}; try: git -C {repo} log -p")
-
-
-def _version(value: bool) -> None:
-    if value:
-        out.print(f"archiver {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """Track how documentation websites change: snapshot docs as Markdown into a git repository."""
-
-
-# the other commands live in their own modules and register on ``app`` when imported
-from archiver import cli_history, cli_pages, cli_unattended  # noqa: E402, F401
-
-
-def main() -> None:
-    """Console-script entry point."""
-    os.environ.setdefault("GIT_TERMINAL_PROMPT", "0")
-    app()

@@ -20,7 +20,7 @@ from lxml import etree
 
 from archiver.config import Crawl
 from archiver.errors import FetchError
-from archiver.fetch import Fetcher
+from archiver.fetch.client import Fetcher
 from archiver.models import FetchedPage
 from archiver.paths import page_key
 

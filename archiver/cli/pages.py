@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from archiver.cli_common import (
+from archiver.archive.repo import ArchiveRepo
+from archiver.cli.common import (
     EXIT_FAILED,
     ConfigOpt,
     RepoOpt,
@@ -24,7 +25,6 @@ from archiver.cli_common import (
 )
 from archiver.config import load_config
 from archiver.paths import assign_paths
-from archiver.store import ArchiveRepo
 
 
 @app.command()
@@ -35,7 +35,7 @@ def pages(
     verbose: VerboseOpt = False,
 ) -> None:
     """List the pages discovery finds for SITE and the file each goes to; archives nothing (dry run)."""
-    from archiver.pipeline import discover
+    from archiver.run.pipeline import discover
 
     with command(verbose):
         target = load_config(config).select([site])[0]
@@ -60,7 +60,7 @@ def rerender(
     verbose: VerboseOpt = False,
 ) -> None:
     """Re-apply SITE's current rules to its stored pages without fetching; one commit marked as a rules change."""
-    from archiver.pipeline import rerender as rerender_site
+    from archiver.run.pipeline import rerender as rerender_site
 
     with command(verbose):
         cfg = load_config(config)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from archiver.cli_common import EXIT_USAGE, ConfigOpt, RepoOpt, VerboseOpt, WorkersOpt, app, command, err, out
+from archiver.cli.common import EXIT_USAGE, ConfigOpt, RepoOpt, VerboseOpt, WorkersOpt, app, command, err, out
 from archiver.config import load_config
 from archiver.errors import ConfigError
 
@@ -25,7 +25,7 @@ def daemon(
     verbose: VerboseOpt = False,
 ) -> None:
     """Archive each site on its schedule until stopped (SIGTERM/SIGINT: finish the run, exit 0; SIGHUP: reload)."""
-    from archiver.scheduler import Daemon
+    from archiver.daemon.scheduler import Daemon
 
     with command(verbose, daemon=True):
         Daemon(config, repo, workers=workers or None, lock_wait=wait).run_forever()
@@ -42,7 +42,7 @@ def systemd(
     verbose: VerboseOpt = False,
 ) -> None:
     """Print (or --install) a systemd service + timer that run 'archiver run' on the config's schedule."""
-    from archiver.systemd import default_command, render_units, user_unit_dir, write_units
+    from archiver.daemon.systemd import default_command, render_units, user_unit_dir, write_units
 
     with command(verbose):
         cfg = load_config(config)

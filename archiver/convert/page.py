@@ -21,10 +21,10 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from archiver import generators
 from archiver.config import DEFAULT_CONTENT
+from archiver.convert import generators
+from archiver.convert.markdown import fragment_to_markdown
 from archiver.errors import ConvertError, InvalidJSONError, NotAPageError
-from archiver.markdown import fragment_to_markdown
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
 # shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).
