@@ -1,0 +1,174 @@
+"""What a run does with each page's outcome, in the main process: write, move or remove its file,
+and update its state.
+
+A page that fails keeps its file; a page that had content and comes back (nearly) empty is a
+failure, not a change; a redirect inside the site moves the file to the final URL's path; a
+404/410, or a page discovery no longer finds, is removed only after ``remove_after`` runs.
+"""
+
+from __future__ import annotations
+
+from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import PageState, SiteState
+from archiver.config import Site
+from archiver.models import OutcomeKind, PageJob, PageOutcome, PageResult, PageStatus, SiteReport
+from archiver.paths import binary_path, page_key, relative_path
+
+NEAR_EMPTY_BEFORE = 200  # characters of text a page must have had ...
+NEAR_EMPTY_AFTER = 80  # ... to be refused when it comes back with fewer than this
+
+
+def _read_text(repo: ArchiveRepo, site: str, rel: str) -> str | None:
+    data = repo.read_page(site, rel)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def _content_length(markdown: str) -> int:
+    """Characters of text after the front matter (how much page there is)."""
+    if markdown.startswith("---\n"):
+        end = markdown.find("\n---\n", 4)
+        markdown = markdown[end + 5 :] if end >= 0 else markdown
+    return len(markdown.strip())
+
+
+def _came_back_empty(old: str | None, new: str) -> bool:
+    """A page that had content and now has (almost) none is a broken deploy, not a change."""
+    if old is None:
+        return False
+    before, after = _content_length(old), _content_length(new)
+    return before >= NEAR_EMPTY_BEFORE and after < min(NEAR_EMPTY_AFTER, before // 10)
+
+
+class Applier:
+    """The mutable state of one site's run: what it found, wrote and decided (main process only).
+
+    ``mapping`` is every listed URL and its natural file; ``pages`` collects the state to keep.
+    """
+
+    def __init__(self, site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str]) -> None:
+        self.site, self.repo, self.state, self.mapping = site, repo, state, mapping
+        self.report = SiteReport(site.name)
+        self.pages: dict[str, PageState] = {}
+        self.keys = {page_key(site.base_url, u): u for u in mapping}
+        self.owner: dict[str, str] = {}  # file path -> the listed URL archived in it (see claim)
+
+    def claim(self, jobs: list[PageJob]) -> None:
+        # a URL owns its own natural path first; a page that moved owns its new path if nobody does
+        self.owner = {rel: url for url, rel in self.mapping.items()}
+        for job in jobs:
+            self.owner.setdefault(job.path, job.url)
+
+    def remove(self, url: str, path: str) -> bool:
+        """Remove ``url``'s file, unless another listed page lives in it now (after a move)."""
+        if self.owner.get(path, url) != url:
+            return False
+        return self.repo.remove_page(self.site.name, path)
+
+    def target(self, job: PageJob, final_url: str | None) -> tuple[str | None, str | None]:
+        """Where the page's file belongs after redirects: (path, error). Moves stay in the site."""
+        if not final_url or final_url == job.url:
+            return job.path, None
+        if not final_url.startswith(self.site.base_url):
+            return None, f"redirects off-site to {final_url}; not followed into the archive"
+        key = page_key(self.site.base_url, final_url)
+        if key == page_key(self.site.base_url, job.url):
+            return job.path, None
+        owner = self.keys.get(key)
+        if owner is not None:
+            return self.mapping[owner], None  # the page it moved to is listed itself: one file
+        rel = relative_path(self.site.base_url, final_url)
+        taken = set(self.mapping.values()) - {job.path}
+        return (job.path if rel in taken else rel), None
+
+    def apply(self, outcome: PageOutcome, links: list[str] | None) -> PageResult:
+        """Write, move or remove one page's file according to its outcome; update its state."""
+        site, repo, job = self.site, self.repo, outcome.job
+        ps = self.pages[job.url] = self.state.pages.get(job.url) or PageState()
+        ps.path = ps.path or job.path
+        if links is not None:
+            ps.links = links
+        kind = outcome.kind
+        if kind is OutcomeKind.FAILED:
+            return self.failed(job, ps, outcome.error or "failed")
+        if kind is OutcomeKind.SKIPPED:
+            ps.status = PageStatus.SKIPPED.value
+            return PageResult(job.url, job.path, PageStatus.SKIPPED, outcome.error)
+        if kind is OutcomeKind.BINARY:
+            return self.keep_bytes(outcome, ps)
+        if kind is OutcomeKind.GONE:
+            ps.gone += 1
+            ps.failures, ps.error = 0, None
+            ps.etag = ps.last_modified = ps.body_hash = None
+            status = PageStatus.GONE
+            if ps.gone >= site.remove_after and self.remove(job.url, job.path):
+                status = PageStatus.REMOVED
+            ps.status = status.value
+            return PageResult(job.url, job.path, status, f"gone: {outcome.error}")
+        target, error = self.target(job, outcome.final_url)
+        if target is None:
+            return self.failed(job, ps, f"{job.url}: {error}")
+        old = _read_text(repo, site.name, job.path)
+        markdown = outcome.markdown if kind is OutcomeKind.CONVERTED else old
+        if markdown is not None and _came_back_empty(old, markdown):
+            return self.failed(job, ps, f"{job.url}: came back (nearly) empty; the last snapshot is kept")
+        ps.failures, ps.gone, ps.error = 0, 0, None
+        ps.etag, ps.last_modified, ps.body_hash = outcome.etag, outcome.last_modified, outcome.body_hash
+        ps.twin, ps.content_type = outcome.twin, outcome.content_type or ps.content_type
+        status = PageStatus.UNCHANGED
+        if markdown is not None and (kind is OutcomeKind.CONVERTED or target != job.path):
+            status = repo.write_page(site.name, target, markdown)
+        ps.path = target
+        self.owner.setdefault(target, job.url)
+        if target != job.path and self.remove(job.url, job.path):
+            ps.status = PageStatus.MOVED.value
+            return PageResult(
+                job.url, target, PageStatus.MOVED, f"moved from {job.path} (redirects to {outcome.final_url})"
+            )
+        ps.status = status.value
+        return PageResult(job.url, target, status, outcome.error)  # error: a note, e.g. "stored as text"
+
+    @staticmethod
+    def failed(job: PageJob, ps: PageState, error: str) -> PageResult:
+        """A failure: counted in the page's state, and its file (the last good snapshot) kept."""
+        ps.failures += 1
+        ps.error = error
+        ps.status = PageStatus.FAILED.value
+        return PageResult(job.url, job.path, PageStatus.FAILED, error)
+
+    def keep_bytes(self, outcome: PageOutcome, ps: PageState) -> PageResult:
+        """Store what is not a page as it came (``store_binary``), under the URL's own file name."""
+        job = outcome.job
+        assert outcome.body is not None
+        target = binary_path(job.path)
+        status = self.repo.write_bytes(self.site.name, target, outcome.body)
+        if target != job.path:  # it used to be a page: its Markdown goes
+            self.remove(job.url, job.path)
+        self.owner.setdefault(target, job.url)
+        ps.failures, ps.gone, ps.error = 0, 0, None
+        ps.etag, ps.last_modified, ps.body_hash = outcome.etag, outcome.last_modified, outcome.body_hash
+        ps.content_type, ps.path, ps.status = outcome.content_type, target, status.value
+        return PageResult(job.url, target, status)
+
+    def unlisted(self) -> None:
+        """Pages the last run had that discovery no longer finds: removed after ``remove_after`` runs."""
+        for url, ps in sorted(self.state.pages.items()):
+            if url in self.mapping or not ps.path:
+                continue
+            ps.gone += 1
+            if ps.gone >= self.site.remove_after:
+                if self.remove(url, ps.path):
+                    self.report.results.append(
+                        PageResult(url, ps.path, PageStatus.REMOVED, "no longer listed", fetched=False)
+                    )
+                continue
+            self.pages[url] = ps  # remembered until it is removed (or comes back)
+            if self.repo.has_page(self.site.name, ps.path):
+                why = f"no longer listed ({ps.gone} of {self.site.remove_after} runs before removal)"
+                self.report.results.append(PageResult(url, ps.path, PageStatus.GONE, why, fetched=False))
+
+    def strays(self, archived: set[str]) -> None:
+        """Files no page accounts for (a page dropped from an older config, a crashed run's leftovers)."""
+        claimed = {ps.path for ps in self.pages.values() if ps.path} | {r.path for r in self.report.results}
+        for rel in sorted(archived - claimed):
+            if self.repo.remove_page(self.site.name, rel):
+                self.report.results.append(PageResult("", rel, PageStatus.REMOVED, "no longer listed", fetched=False))

@@ -1,0 +1,66 @@
+"""The words a run leaves behind: its commit messages, its notes and the summary kept in state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from archiver import __version__
+from archiver.config import Site
+from archiver.models import FileStat, PageResult, PageStatus, SiteReport
+
+
+def commit_message(site: Site, results: list[PageResult], stats: list[FileStat], *, rules: bool = False) -> str:
+    """Subject ``<site>: N pages changed (+A −R)``, then the pages by kind, then trailers."""
+    added = sum(s.added for s in stats)
+    removed = sum(s.removed for s in stats)
+    n = len(stats)
+    what = "re-rendered under new rules, " if rules else ""
+    lines = [f"{site.name}: {what}{n} page{'s' if n != 1 else ''} changed (+{added} −{removed})", ""]
+    if rules:
+        lines += [
+            "The site's conversion rules changed (its content/strip/ignore settings or archiver's",
+            "converter). These pages were re-rendered from their stored raw bodies, without fetching:",
+            "this commit records a change of rules, not a change of the docs.",
+            "",
+        ]
+    groups = (
+        ("Added", PageStatus.ADDED),
+        ("Changed", PageStatus.CHANGED),
+        ("Moved", PageStatus.MOVED),
+        ("Removed", PageStatus.REMOVED),
+    )
+    for title, status in groups:
+        group = sorted((r for r in results if r.status is status), key=lambda r: r.path)
+        if group:
+            lines.append(f"{title}:")
+            for r in group:
+                why = f" ({r.error})" if status in (PageStatus.REMOVED, PageStatus.MOVED) and r.error else ""
+                lines.append(f"- {r.path}  {r.url}{why}".rstrip())
+            lines.append("")
+    kind = "rules" if rules else "docs"
+    lines += [f"Source: {site.base_url}", f"Change-Kind: {kind}", f"Archived-By: archiver {__version__}", ""]
+    return "\n".join(lines)
+
+
+_QUIET = (PageStatus.ADDED, PageStatus.CHANGED, PageStatus.UNCHANGED)
+
+
+def notes(results: list[PageResult]) -> list[str]:
+    """Notes on pages that were archived fine, each said once with how many pages it concerns."""
+    seen: dict[str, list[str]] = {}
+    for r in results:
+        if r.status in _QUIET and r.error:
+            seen.setdefault(r.error, []).append(r.url)
+    return [f"{note} ({len(urls)} page{'s' if len(urls) != 1 else ''}, e.g. {urls[0]})" for note, urls in seen.items()]
+
+
+def run_summary(report: SiteReport) -> dict[str, object]:
+    """What the state keeps of a site's last run (``archiver status`` shows it)."""
+    counts = {s.value: report.count(s) for s in PageStatus}
+    return {
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": report.commit,
+        "pages": len(report.results),
+        "error": report.error,
+        **counts,
+    }
