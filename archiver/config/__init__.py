@@ -1,0 +1,28 @@
+"""The configuration: ``sites.yaml`` loaded, validated (``loading``) and typed (``models``)."""
+
+from __future__ import annotations
+
+from archiver.config.loading import load_config, parse_config
+from archiver.config.models import (
+    DEFAULT_AUTHOR,
+    DEFAULT_CONTENT,
+    DEFAULT_STRIP,
+    SITE_NAME,
+    Config,
+    Crawl,
+    Ignore,
+    Site,
+)
+
+__all__ = [
+    "DEFAULT_AUTHOR",
+    "DEFAULT_CONTENT",
+    "DEFAULT_STRIP",
+    "SITE_NAME",
+    "Config",
+    "Crawl",
+    "Ignore",
+    "Site",
+    "load_config",
+    "parse_config",
+]
