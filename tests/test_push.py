@@ -11,7 +11,8 @@ import pytest
 from conftest import FaultServer, commit_count, git
 from typer.testing import CliRunner
 
-from archiver.archive.repo import ArchiveRepo, redact_url
+from archiver.archive.push import push, redact_url
+from archiver.archive.repo import ArchiveRepo
 from archiver.cli import app
 from archiver.config import parse_config
 from archiver.errors import ConfigError
@@ -102,7 +103,7 @@ def test_an_unreachable_remote_is_retried_then_reported_and_pushed_once_it_is_ba
     head = committed(archive)
     later = tmp_path / "later.git"
 
-    result = archive.push(str(later), attempts=3, backoff=0.01)
+    result = push(archive, str(later), attempts=3, backoff=0.01)
 
     assert not result.ok and result.commit == head and not result.pushed
     assert result.error and "does not appear to be a git repository" in result.error
@@ -111,14 +112,14 @@ def test_an_unreachable_remote_is_retried_then_reported_and_pushed_once_it_is_ba
     assert git(archive.path, "rev-parse", "HEAD").strip() == head
 
     bare(later)
-    back = archive.push(str(later), attempts=1)
+    back = push(archive, str(later), attempts=1)
     assert back.ok and back.pushed and git(later, "rev-parse", "main").strip() == head
 
 
 def test_the_remote_moved_on_is_rejected_never_forced(archive: ArchiveRepo, tmp_path: Path) -> None:
     remote = bare(tmp_path / "remote.git")
     committed(archive)
-    assert archive.push(str(remote)).pushed
+    assert push(archive, str(remote)).pushed
     other = tmp_path / "other"
     git(tmp_path, "clone", "--quiet", "--branch", "main", str(remote), str(other))
     git(other, "-c", "user.name=o", "-c", "user.email=o@o", "commit", "--quiet", "--allow-empty", "-m", "theirs")
@@ -127,7 +128,7 @@ def test_the_remote_moved_on_is_rejected_never_forced(archive: ArchiveRepo, tmp_
     archive.stage_site("s")
     ours = archive.commit("s: ours\n")
 
-    result = archive.push(str(remote), attempts=3, backoff=0.01)
+    result = push(archive, str(remote), attempts=3, backoff=0.01)
 
     assert not result.ok and result.error and "rejected" in result.error
     assert git(remote, "log", "-1", "--format=%s", "main").strip() == "theirs"  # nothing overwritten
@@ -141,7 +142,7 @@ def test_credentials_never_reach_messages_or_the_config(archive: ArchiveRepo) ->
         port = sock.getsockname()[1]
     git(archive.path, "remote", "add", "origin", f"http://user:s3cret@127.0.0.1:{port}/x.git")
 
-    result = archive.push("origin", attempts=1)
+    result = push(archive, "origin", attempts=1)
 
     assert not result.ok and result.error
     assert "s3cret" not in result.error and "user" not in result.error
@@ -154,10 +155,10 @@ def test_credentials_never_reach_messages_or_the_config(archive: ArchiveRepo) ->
 
 def test_a_remote_name_that_does_not_exist_is_reported(archive: ArchiveRepo) -> None:
     committed(archive)
-    result = archive.push("backup")
+    result = push(archive, "backup")
     assert not result.ok and result.error and "has no git remote named 'backup'" in result.error
 
 
 def test_nothing_to_push_before_the_first_commit(archive: ArchiveRepo, tmp_path: Path) -> None:
-    result = archive.push(str(bare(tmp_path / "remote.git")))
+    result = push(archive, str(bare(tmp_path / "remote.git")))
     assert result.ok and not result.pushed and result.commit is None

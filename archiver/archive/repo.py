@@ -1,4 +1,5 @@
-"""The archive repository: write changed pages, remove gone ones, one commit per site, the lock.
+"""The archive repository: write changed pages, remove gone ones, one commit per site, the lock
+(pushing it is in :mod:`.push`).
 
 Everything here goes through GitPython (``repo.git`` runs the git binary, which is fast and
 exactly what a user's own ``git`` would do). Files are written atomically (a temporary file under
@@ -14,7 +15,6 @@ import errno
 import fcntl
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
@@ -26,22 +26,13 @@ import git
 from archiver.archive.gitcmd import open_git, run_git
 from archiver.errors import LockedError, StoreError
 from archiver.files import write_atomic
-from archiver.models import FileStat, PageStatus, PushResult
+from archiver.models import FileStat, PageStatus
 from archiver.paths import is_inside
 
 logger = logging.getLogger(__name__)
 
 STALE_GIT_LOCK_SECONDS = 2.0
-ARCHIVE_REMOTE = "archive"  # the git remote archiver manages when ``remote:`` is a URL or a path
-REMOTE_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-PUSH_TIMEOUT = 600.0
 DEFAULT_IDENTITY = ("archiver", "archiver@localhost")  # the name and email of config.DEFAULT_AUTHOR
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
-
-
-def redact_url(text: str) -> str:
-    """``text`` with the ``user:password@`` part of every URL in it removed (for messages and logs)."""
-    return _USERINFO.sub(r"\g<scheme>", text)
 
 
 class ArchiveRepo:
@@ -255,69 +246,3 @@ class ArchiveRepo:
             f"These changes were written by a run that stopped before its commit.\n\n{listing}\n"
         )
         return self.commit(message)
-
-    # --- remote -------------------------------------------------------------------------------
-
-    def _push_remote(self, remote: str) -> str:
-        """The git remote to push to: ``remote`` itself if it is a name, else ``archive`` set to that URL."""
-        names = self._git("remote").split()
-        if REMOTE_NAME.match(remote):
-            if remote not in names:
-                raise StoreError(
-                    f"{self.path} has no git remote named {remote!r}: add it with "
-                    f"'git -C {self.path} remote add {remote} URL', or set remote: to a URL"
-                )
-            return remote
-        if ARCHIVE_REMOTE not in names:
-            self._git("remote", "add", ARCHIVE_REMOTE, remote)
-        elif self._git("remote", "get-url", ARCHIVE_REMOTE).strip() != remote:
-            self._git("remote", "set-url", ARCHIVE_REMOTE, remote)
-        return ARCHIVE_REMOTE
-
-    def push(
-        self, remote: str, *, attempts: int = 3, backoff: float = 1.0, timeout: float = PUSH_TIMEOUT
-    ) -> PushResult:
-        """Push the current branch to ``remote`` (a remote's name, a URL or a path); never forced.
-
-        Failures are returned, not raised, and never touch the local commits: the next push sends
-        them. Connection problems are retried ``attempts`` times (waiting ``backoff`` s, then twice
-        as long each time); a rejection by the remote is not. git never prompts for credentials
-        (``GIT_TERMINAL_PROMPT=0``): they come from the environment or git's credential helpers.
-        """
-        shown = redact_url(remote)
-        try:
-            name = self._push_remote(remote)
-            if not self.repo.head.is_valid():
-                return PushResult(shown, ok=True)  # nothing committed yet: nothing to push
-            branch = self._git("symbolic-ref", "--short", "HEAD").strip()
-            head = self.repo.head.commit.hexsha
-        except (StoreError, ValueError, git.GitCommandError) as exc:
-            return PushResult(shown, ok=False, error=redact_url(f"cannot push to {shown}: {exc}"))
-        error = ""
-        for attempt in range(1, attempts + 1):
-            status, out, err = self.repo.git.execute(
-                ["git", "push", "--porcelain", name, f"refs/heads/{branch}:refs/heads/{branch}"],
-                with_extended_output=True,
-                with_exceptions=False,
-                kill_after_timeout=timeout,
-                env={"GIT_TERMINAL_PROMPT": "0"},
-            )
-            lines = str(out).splitlines()
-            if status == 0:
-                sent = any(line[:2] in (" \t", "*\t", "+\t") for line in lines)
-                return PushResult(shown, ok=True, pushed=sent, commit=head)
-            said = [s for line in err.splitlines() if line.startswith("remote:") and (s := line[7:].strip())]
-            rejected = [line.split("\t")[-1] for line in lines if line.startswith("!\t")]
-            if rejected:  # the remote answered no (hook, non-fast-forward): asking again will not help
-                detail = f" (the remote said: {'; '.join(said)[:300]})" if said else ""
-                error = f"push to {shown} rejected: {rejected[0]}{detail}"
-                if "fetch first" in rejected[0] or "non-fast-forward" in rejected[0]:
-                    error += "; the remote has commits the archive lacks, and archiver never forces: merge by hand"
-                break
-            fatal = [line[6:].strip() for line in err.splitlines() if line.startswith("fatal:")]
-            error = f"push to {shown} failed: {fatal[0] if fatal else (err.strip() or f'git exited with {status}')}"
-            if attempt < attempts:
-                delay = backoff * 2 ** (attempt - 1)
-                logger.warning("%s; retrying in %.0f s (attempt %d of %d)", redact_url(error), delay, attempt, attempts)
-                time.sleep(delay)
-        return PushResult(shown, ok=False, commit=head, error=redact_url(error))

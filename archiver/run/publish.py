@@ -15,7 +15,8 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from archiver.archive.repo import ArchiveRepo, redact_url
+from archiver.archive.push import push, redact_url
+from archiver.archive.repo import ArchiveRepo
 from archiver.config import Config, Site
 from archiver.errors import LockedError
 from archiver.models import PushResult, RunReport
@@ -38,7 +39,7 @@ def push_archive(
     if not config.remote:
         return None
     with repo.lock(wait=wait, stop=stop):
-        result = repo.push(config.remote, attempts=attempts, backoff=backoff)
+        result = push(repo, config.remote, attempts=attempts, backoff=backoff)
     if result.ok:
         logger.debug("pushed to %s (%s)", result.remote, "sent commits" if result.pushed else "up to date")
     else:
