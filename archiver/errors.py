@@ -1,7 +1,8 @@
 """The exceptions archiver raises.
 
 Every error the library means to report derives from :class:`ArchiverError`, so the CLI catches
-one class and prints one line. Errors from httpx, GitPython and PyYAML are translated where they
+one class and prints one line (exit 2 for ConfigError and HistoryError, 1 for FetchError, 3 for
+StoreError). Errors from httpx, GitPython and PyYAML are translated where they
 enter (``raise FetchError(...) from exc``); callers never see those libraries' types.
 
 ::
@@ -12,6 +13,7 @@ enter (``raise FetchError(...) from exc``); callers never see those libraries' t
      ├── ConvertError     a body could not be turned into Markdown (not text, undecodable)
      │    ├── NotAPageError a PDF, an image…: skipped, not failed
      │    └── InvalidJSONError a JSON page that does not parse: stored as text
+     ├── HistoryError     a history query names a site, revision or page the archive lacks
      └── StoreError       the archive repository could not be read or written
           └── LockedError another run holds the repository lock
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FaultServer, commit_count, git
+from helpers import FaultServer, commit_count, git
 from typer.testing import CliRunner
 
 from archiver.cli import app
@@ -15,11 +15,27 @@ def invoke(cli: CliRunner, *args: str):  # type: ignore[no-untyped-def]
     return cli.invoke(app, list(args), catch_exceptions=False)
 
 
-@pytest.mark.parametrize("command", ["init", "run", "status", "log", "diff", "demo"])
+COMMANDS = sorted(
+    ["init", "run", "status", "log", "show", "diff", "history", "report", "pages", "rerender", "demo", "daemon"]
+    + ["systemd"]
+)
+
+
+def test_the_help_lists_every_command(cli: CliRunner) -> None:
+    import typer.main
+
+    registered = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert registered == COMMANDS  # a new command gets a --help test below
+    listing = invoke(cli, "--help").stdout
+    assert all(name in listing for name in COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(cli: CliRunner, command: str) -> None:
     result = invoke(cli, command, "--help")
     assert result.exit_code == 0
-    assert "Usage" in result.stdout
+    assert f"Usage: root {command}" in result.stdout or f" {command} [OPTIONS]" in result.stdout
+    assert "--verbose" in result.stdout  # every command takes it (README)
 
 
 def test_version(cli: CliRunner) -> None:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FaultServer, commit_count, git, make_config
+from helpers import FaultServer, commit_count, git, make_config
 from typer.testing import CliRunner
 
 from archiver.archive.repo import ArchiveRepo

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, commit_count, git
+from helpers import CORPUS, commit_count, git
 
 from archiver.archive.repo import ArchiveRepo
 from archiver.config import load_config

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import FaultHandler, FaultServer, commit_count, git, make_config
+from helpers import FaultHandler, FaultServer, commit_count, git, make_config
 from typer.testing import CliRunner
 
 from archiver.archive.repo import ArchiveRepo
@@ -575,6 +575,22 @@ def test_pages_command_lists_urls_and_files_and_archives_nothing(
     assert "1 more left out by include/exclude or robots.txt" in result.output
     assert not repo.exists()
     assert not any(p.endswith(".html") or p == "/guide/" for p in docs_server.hits)
+
+
+def test_pages_command_exits_1_with_one_line_when_discovery_fails(
+    docs_server: FaultServer, tmp_path: Path, cli: CliRunner
+) -> None:
+    url = docs_server.url
+    docs_server.set_page("/sitemap.xml", b"down", status=500)
+    config = write_config(tmp_path / "sites.yaml", url, sitemap=f"{url}sitemap.xml")
+    args = ["pages", "docs", "--config", str(config), "--repo", str(tmp_path / "none")]
+
+    result = cli.invoke(app, args, catch_exceptions=False)
+
+    assert result.exit_code == 1  # README: 1 when a site's discovery failed (3 is for the archive)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("FetchError: ") and "sitemap.xml" in lines[0]
+    assert result.stdout == ""
 
 
 def test_pages_command_lines_are_tab_separated(docs_server: FaultServer, tmp_path: Path, cli: CliRunner) -> None:

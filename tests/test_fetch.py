@@ -7,7 +7,7 @@ import socket
 import time
 
 import pytest
-from conftest import FaultServer
+from helpers import FaultServer
 
 from archiver import __version__
 from archiver.errors import FetchError

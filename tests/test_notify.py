@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any
 
 import pytest
-from conftest import FaultServer, git
+from helpers import FaultServer, git
 from typer.testing import CliRunner
 
 from archiver.archive.state import StateStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import FaultServer, commit_count, git, make_config, make_site
+from helpers import FaultServer, commit_count, git, make_config, make_site
 
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import StateStore

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import FaultServer, commit_count, git
+from helpers import FaultServer, commit_count, git
 from typer.testing import CliRunner
 
 from archiver.archive.push import push, redact_url

@@ -10,8 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 import lxml.html
 import pytest
-from conftest import DATA, FaultServer, git, make_config, make_site
-from history_fixture import AUTH_V4, Built, build, snapshot
+from helpers import AUTH_V4, DATA, Built, FaultServer, build, git, make_config, make_site, snapshot
 from typer.testing import CliRunner
 
 from archiver.archive.repo import ArchiveRepo

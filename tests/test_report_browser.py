@@ -10,8 +10,7 @@ from pathlib import Path
 
 import lxml.html
 import pytest
-from conftest import DATA, FaultServer
-from history_fixture import Built, build
+from helpers import DATA, Built, FaultServer, build
 
 from archiver.report.build import build_report
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import FaultServer, commit_count, git, wait_for
+from helpers import FaultServer, commit_count, git, wait_for
 from typer.testing import CliRunner
 
 from archiver.archive.repo import ArchiveRepo

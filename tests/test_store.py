@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FaultServer, commit_count, git, wait_for
+from helpers import FaultServer, commit_count, git, wait_for
 
 from archiver.archive.repo import ArchiveRepo
 from archiver.errors import LockedError, StoreError

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import DATA, FaultServer, git
-from history_fixture import Built, build
+from helpers import DATA, Built, FaultServer, build, git
 from typer.testing import CliRunner
 
 from archiver.archive import history

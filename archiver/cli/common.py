@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, Tim
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from archiver.errors import ArchiverError, ConfigError, HistoryError
+from archiver.errors import ArchiverError, ConfigError, FetchError, HistoryError
 from archiver.models import PageResult, PageStatus, SiteReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
@@ -66,7 +66,11 @@ def reported(verbose: bool) -> Iterator[None]:
         if verbose:
             err.print_exception()
         err.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, markup=True, soft_wrap=True)
-        code = EXIT_USAGE if isinstance(exc, ConfigError | HistoryError) else EXIT_STORE
+        code = EXIT_STORE
+        if isinstance(exc, ConfigError | HistoryError):
+            code = EXIT_USAGE
+        elif isinstance(exc, FetchError):  # a site's discovery failed (archiver pages)
+            code = EXIT_FAILED
         raise typer.Exit(code) from None
 
 

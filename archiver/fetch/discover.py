@@ -111,9 +111,9 @@ async def llms_txt_urls(fetcher: Fetcher, llms_txt: str, base_url: str) -> list[
     return urls
 
 
-def url_filter(site: Site, *, includes_only: bool = False, excludes_only: bool = False) -> Callable[[str], bool]:
+def url_filter(site: Site, *, excludes_only: bool = False) -> Callable[[str], bool]:
     """A predicate for the site's include / exclude patterns (see the module docstring); or for
-    only one of the two kinds (a crawl follows links through pages it won't keep)."""
+    the excludes alone (a crawl follows links through pages it won't keep, never into excluded ones)."""
 
     def compile_one(pattern: str) -> re.Pattern[str]:
         if pattern.startswith("re:"):
@@ -121,7 +121,7 @@ def url_filter(site: Site, *, includes_only: bool = False, excludes_only: bool =
         return re.compile(fnmatch.translate(pattern))
 
     includes = [] if excludes_only else [(p.startswith("re:"), compile_one(p)) for p in site.include]
-    excludes = [] if includes_only else [(p.startswith("re:"), compile_one(p)) for p in site.exclude]
+    excludes = [(p.startswith("re:"), compile_one(p)) for p in site.exclude]
 
     def hit(rules: list[tuple[bool, re.Pattern[str]]], url: str, rel: str) -> bool:
         return any(rx.search(url) if is_re else rx.match(rel) for is_re, rx in rules)
