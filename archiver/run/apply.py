@@ -45,9 +45,11 @@ class Applier:
     ``mapping`` is every listed URL and its natural file; ``pages`` collects the state to keep.
     """
 
-    def __init__(self, site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str]) -> None:
+    def __init__(
+        self, site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], report: SiteReport
+    ) -> None:
         self.site, self.repo, self.state, self.mapping = site, repo, state, mapping
-        self.report = SiteReport(site.name)
+        self.report = report  # where the results go
         self.pages: dict[str, PageState] = {}
         self.keys = {page_key(site.base_url, u): u for u in mapping}
         self.owner: dict[str, str] = {}  # file path -> the listed URL archived in it (see claim)

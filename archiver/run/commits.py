@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from archiver import __version__
+from archiver.archive.repo import ArchiveRepo
 from archiver.config import Site
 from archiver.models import FileStat, PageResult, PageStatus, SiteReport
 
@@ -40,6 +41,16 @@ def commit_message(site: Site, results: list[PageResult], stats: list[FileStat],
     kind = "rules" if rules else "docs"
     lines += [f"Source: {site.base_url}", f"Change-Kind: {kind}", f"Archived-By: archiver {__version__}", ""]
     return "\n".join(lines)
+
+
+def commit_site(repo: ArchiveRepo, site: Site, report: SiteReport, *, rules: bool = False) -> None:
+    """Stage the site's folder and, if anything changed, commit it; the commit and its line counts
+    go into ``report``."""
+    stats = repo.stage_site(site.name)
+    if stats:
+        report.commit = repo.commit(commit_message(site, report.results, stats, rules=rules))
+        report.lines_added = sum(s.added for s in stats)
+        report.lines_removed = sum(s.removed for s in stats)
 
 
 _QUIET = (PageStatus.ADDED, PageStatus.CHANGED, PageStatus.UNCHANGED)

@@ -28,7 +28,7 @@ from archiver.fetch import Discovery, discover_pages, listed_pages
 from archiver.models import PageJob, PageOutcome, PageResult, RunReport, SiteReport
 from archiver.paths import assign_paths
 from archiver.run.apply import Applier
-from archiver.run.commits import commit_message, notes, run_summary
+from archiver.run.commits import commit_site, notes, run_summary
 from archiver.run.rerender import rerender, rerender_site
 from archiver.run.worker import execute, fetcher_for, rules_fingerprint, rules_of
 
@@ -110,54 +110,53 @@ def run_site(
     progress = progress or NullProgress()
     store = StateStore(repo.state_dir)
     state = store.load(site.name)
-    recovered = repo.recover(site.name)
+    report = SiteReport(site.name, recovered=repo.recover(site.name))
     fingerprint = rules_fingerprint(site)
-    rules_commit = None
     if state.rules is not None and state.rules != fingerprint:
         # new rules: re-render what we have first, as its own commit, so the docs history stays readable
-        rules_commit = rerender_site(site, repo, state).commit
+        report.rules_commit = rerender_site(site, repo, state).commit
         store.save(site.name, state)
+    work = _archive_pages(site, repo, state, report, workers, progress)
+    if work is not None:
+        report.notes = notes(report.results)
+        commit_site(repo, site, report)
+        state.pages = work.pages
+        state.rules = fingerprint
+        state.last_run = run_summary(report)
+        store.save(site.name, state)
+    progress.site_finished(report)
+    return report
+
+
+def _archive_pages(
+    site: Site, repo: ArchiveRepo, state: SiteState, report: SiteReport, workers: int, progress: Progress
+) -> Applier | None:
+    """Discover, fetch, convert and apply every page; None (and ``report.error``) if discovery failed
+    or found nothing where pages are archived, so that nothing is removed."""
     try:
         found = discover(site, repo)
     except FetchError as exc:
-        report = SiteReport(site.name, error=f"page discovery failed, nothing removed: {exc}", recovered=recovered)
-        progress.site_finished(report)
-        return report
+        report.error = f"page discovery failed, nothing removed: {exc}"
+        return None
     mapping = assign_paths(site.base_url, found.urls)
     archived = repo.page_files(site.name)
     if not mapping and archived:
-        report = SiteReport(site.name, error=f"no pages found; refusing to remove the {len(archived)} archived pages")
-        progress.site_finished(report)
-        return report
-
-    work = Applier(site, repo, state, mapping)
-    work.report.recovered = recovered
-    work.report.rules_commit = rules_commit
+        report.error = f"no pages found; refusing to remove the {len(archived)} archived pages"
+        return None
+    work = Applier(site, repo, state, mapping, report)
     jobs = _plan(site, repo, state, mapping, found)
     work.claim(jobs)
     progress.site_started(site.name, len(jobs))
 
     def handle(outcome: PageOutcome) -> None:
         result = work.apply(outcome, found.links.get(outcome.job.url))
-        work.report.results.append(result)
+        report.results.append(result)
         progress.page_done(site.name, result)
 
     execute(site, jobs, workers, handle, BodyStore(repo.bodies_dir(site.name)))
     work.unlisted()
     work.strays(archived)
-    report = work.report
-    report.notes = notes(report.results)
-    stats = repo.stage_site(site.name)
-    if stats:
-        report.commit = repo.commit(commit_message(site, report.results, stats))
-        report.lines_added = sum(s.added for s in stats)
-        report.lines_removed = sum(s.removed for s in stats)
-    state.pages = work.pages
-    state.rules = fingerprint
-    state.last_run = run_summary(report)
-    store.save(site.name, state)
-    progress.site_finished(report)
-    return report
+    return work
 
 
 def run(

@@ -13,7 +13,7 @@ from archiver.config import Site
 from archiver.convert import page_markdown
 from archiver.errors import ConvertError
 from archiver.models import PageResult, PageStatus, SiteReport
-from archiver.run.commits import commit_message
+from archiver.run.commits import commit_site
 from archiver.run.worker import rules_fingerprint, rules_of
 
 
@@ -35,12 +35,7 @@ def rerender_site(site: Site, repo: ArchiveRepo, state: SiteState) -> SiteReport
             continue
         status = repo.write_page(site.name, ps.path, markdown)
         report.results.append(PageResult(url, ps.path, status, fetched=False))
-    stats = repo.stage_site(site.name)
-    if stats:
-        message = commit_message(site, report.results, stats, rules=True)
-        report.commit = repo.commit(message)
-        report.lines_added = sum(s.added for s in stats)
-        report.lines_removed = sum(s.removed for s in stats)
+    commit_site(repo, site, report, rules=True)
     state.rules = rules_fingerprint(site)
     return report
 
