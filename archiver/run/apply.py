@@ -84,7 +84,7 @@ class Applier:
 
     def apply(self, outcome: PageOutcome, links: list[str] | None) -> PageResult:
         """Write, move or remove one page's file according to its outcome; update its state."""
-        site, repo, job = self.site, self.repo, outcome.job
+        job = outcome.job
         ps = self.pages[job.url] = self.state.pages.get(job.url) or PageState()
         ps.path = ps.path or job.path
         if links is not None:
@@ -98,14 +98,24 @@ class Applier:
         if kind is OutcomeKind.BINARY:
             return self.keep_bytes(outcome, ps)
         if kind is OutcomeKind.GONE:
-            ps.gone += 1
-            ps.failures, ps.error = 0, None
-            ps.etag = ps.last_modified = ps.body_hash = None
-            status = PageStatus.GONE
-            if ps.gone >= site.remove_after and self.remove(job.url, job.path):
-                status = PageStatus.REMOVED
-            ps.status = status.value
-            return PageResult(job.url, job.path, status, f"gone: {outcome.error}")
+            return self.gone(outcome, ps)
+        return self.keep_page(outcome, ps)
+
+    def gone(self, outcome: PageOutcome, ps: PageState) -> PageResult:
+        """A 404/410: counted, and the file removed once it has been gone ``remove_after`` runs."""
+        job = outcome.job
+        ps.gone += 1
+        ps.failures, ps.error = 0, None
+        ps.etag = ps.last_modified = ps.body_hash = None
+        status = PageStatus.GONE
+        if ps.gone >= self.site.remove_after and self.remove(job.url, job.path):
+            status = PageStatus.REMOVED
+        ps.status = status.value
+        return PageResult(job.url, job.path, status, f"gone: {outcome.error}")
+
+    def keep_page(self, outcome: PageOutcome, ps: PageState) -> PageResult:
+        """A page that answered: its Markdown written (or kept) under the path its final URL gives."""
+        site, repo, job, kind = self.site, self.repo, outcome.job, outcome.kind
         target, error = self.target(job, outcome.final_url)
         if target is None:
             return self.failed(job, ps, f"{job.url}: {error}")

@@ -84,21 +84,27 @@ async def _fetch_twin(fetcher: Fetcher, job: PageJob) -> FetchedPage | None:
     return page if is_text and page.body.lstrip()[:1] != b"<" else None
 
 
+async def _get(fetcher: Fetcher, job: PageJob, prefer_markdown: bool) -> tuple[FetchedPage, bool]:
+    """The page's response (the crawl's, its Markdown twin's, or a fresh one) and whether it is the
+    twin; FetchError if it could not be fetched."""
+    if job.prefetched is not None:
+        return job.prefetched, False
+    if prefer_markdown:
+        twin = await _fetch_twin(fetcher, job)
+        if twin is not None:
+            return twin, True
+    etag = None if job.twin else job.etag  # a validator of the twin means nothing to the page
+    return await fetcher.fetch(job.url, etag=etag, last_modified=None if job.twin else job.last_modified), False
+
+
 async def process_page(
     fetcher: Fetcher, job: PageJob, rules: Rules, prefer_markdown: bool = False, store_binary: bool = False
 ) -> PageOutcome:
     """Fetch one page (unless the crawl already did) and convert it unless it is unchanged."""
-    page = job.prefetched
-    twin = False
-    if page is None and prefer_markdown:
-        page = await _fetch_twin(fetcher, job)
-        twin = page is not None
-    if page is None:
-        try:
-            etag = None if job.twin else job.etag  # a validator of the twin means nothing to the page
-            page = await fetcher.fetch(job.url, etag=etag, last_modified=None if job.twin else job.last_modified)
-        except FetchError as exc:
-            return PageOutcome(job, OutcomeKind.FAILED, error=str(exc))
+    try:
+        page, twin = await _get(fetcher, job, prefer_markdown)
+    except FetchError as exc:
+        return PageOutcome(job, OutcomeKind.FAILED, error=str(exc))
     if page.not_modified:
         return PageOutcome(
             job,
@@ -125,18 +131,25 @@ async def process_page(
     )
     if done.keywords["body_hash"] == job.body_hash:
         return done(OutcomeKind.SAME_BODY)
+    return _convert(job, page.body, content_type, rules, store_binary, done)
+
+
+def _convert(
+    job: PageJob, body: bytes, content_type: str, rules: Rules, store_binary: bool, done: Callable[..., PageOutcome]
+) -> PageOutcome:
+    """A new body converted (``done`` fills in what the response said); never raises."""
     try:
-        markdown, note = page_markdown(page.body, content_type, job.url, rules)
+        markdown, note = page_markdown(body, content_type, job.url, rules)
     except NotAPageError as exc:
         if store_binary:
-            return done(OutcomeKind.BINARY, body=page.body)
+            return done(OutcomeKind.BINARY, body=body)
         return PageOutcome(job, OutcomeKind.SKIPPED, error=f"{exc}; set store_binary: true to keep its bytes")
     except ConvertError as exc:
         return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: {exc}")
     except Exception as exc:  # a converter bug must cost one page, never the site's run
         logger.exception("converting %s failed", job.url)
         return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: cannot convert: {type(exc).__name__}: {exc}")
-    return done(OutcomeKind.CONVERTED, markdown=markdown, body=page.body, error=note)
+    return done(OutcomeKind.CONVERTED, markdown=markdown, body=body, error=note)
 
 
 async def process_jobs(
