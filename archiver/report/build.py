@@ -240,41 +240,15 @@ def build_report(
     for site in sites:
         snaps = history.snapshots(repo_path, site)
         total += len(snaps)
-        cache = _load_cache(out / site / "snapshots.json")
-        for i, snap in enumerate(snaps):
-            target = out / site / "snap" / f"{snap.sha}.html"
-            if full or not target.exists() or snap.sha not in cache:
-                fds = parse_patch(history.patch(repo_path, site, snap.sha, full_context=True))
-                cache[snap.sha] = _details(fds)
-                if full or not target.exists():
-                    prev = snaps[i + 1] if i + 1 < len(snaps) else None
-                    _write(target, _snapshot_page(site, snap, prev, fds, cache[snap.sha], web_url))
-                    rendered += 1
-        cache = {s.sha: cache[s.sha] for s in snaps}
+        cache, new = _snapshot_pages(repo_path, out / site, site, snaps, web_url, full)
+        rendered += new
         _write(out / site / "snapshots.json", json.dumps(cache, indent=1, sort_keys=True))
         _write(out / site / "index.html", _timeline_page(site, snaps, cache))
-        for path in {f.path for s in snaps for f in s.files}:
-            versions = [(s, f) for s in reversed(snaps) for f in s.files if f.path == path]
-            source = next(
-                (cache[s.sha][path].get("source") for s, _ in reversed(versions) if path in cache[s.sha]), None
-            )
-            _write(out / site / "pages" / f"{_slug(path)}.html", _page_history(site, path, versions, source))
-        entries = [
-            feeds.FeedEntry(
-                site,
-                s.sha,
-                s.date,
-                s.subject,
-                summary_text(site, s, cache[s.sha]),
-                f"snap/{s.sha}.html",
-                commit_link(web_url, s.sha),
-            )
-            for s in snaps
-        ]
+        _page_histories(out / site, site, snaps, cache)
+        entries = [_feed_entry(site, s, cache[s.sha], web_url) for s in snaps]
         here = base + site + "/" if base else ""
-        title = f"{site}: documentation changes"
         data = feeds.atom_feed(
-            title,
+            f"{site}: documentation changes",
             feeds.feed_id(site, root_sha),
             here + "feed.xml",
             here + "index.html",
@@ -293,6 +267,40 @@ def build_report(
         ),
     )
     return ReportResult(out, len(sites), total, rendered)
+
+
+def _snapshot_pages(
+    repo_path: Path, folder: Path, site: str, snaps: list[Snapshot], web_url: str | None, full: bool
+) -> tuple[dict[str, Details], int]:
+    """Render the snapshot pages not rendered yet (all with ``full``); the details of every snapshot
+    (read from ``snapshots.json`` where known) and how many pages were written."""
+    cache = _load_cache(folder / "snapshots.json")
+    rendered = 0
+    for i, snap in enumerate(snaps):
+        target = folder / "snap" / f"{snap.sha}.html"
+        if full or not target.exists() or snap.sha not in cache:
+            fds = parse_patch(history.patch(repo_path, site, snap.sha, full_context=True))
+            cache[snap.sha] = _details(fds)
+            if full or not target.exists():
+                prev = snaps[i + 1] if i + 1 < len(snaps) else None
+                _write(target, _snapshot_page(site, snap, prev, fds, cache[snap.sha], web_url))
+                rendered += 1
+    return {s.sha: cache[s.sha] for s in snaps}, rendered
+
+
+def _page_histories(folder: Path, site: str, snaps: list[Snapshot], cache: dict[str, Details]) -> None:
+    """One page per file that ever existed: its versions, newest first, and its source URL."""
+    for path in {f.path for s in snaps for f in s.files}:
+        versions = [(s, f) for s in reversed(snaps) for f in s.files if f.path == path]
+        source = next((cache[s.sha][path].get("source") for s, _ in reversed(versions) if path in cache[s.sha]), None)
+        _write(folder / "pages" / f"{_slug(path)}.html", _page_history(site, path, versions, source))
+
+
+def _feed_entry(site: str, snap: Snapshot, details: Details, web_url: str | None) -> feeds.FeedEntry:
+    summary = summary_text(site, snap, details)
+    return feeds.FeedEntry(
+        site, snap.sha, snap.date, snap.subject, summary, f"snap/{snap.sha}.html", commit_link(web_url, snap.sha)
+    )
 
 
 def _rebase(entry: feeds.FeedEntry, prefix: str) -> feeds.FeedEntry:
