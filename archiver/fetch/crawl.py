@@ -117,6 +117,9 @@ def page_links(body: bytes, url: str) -> list[str]:
     return out
 
 
+Known = dict[str, tuple[str | None, str | None, list[str] | None]]  # url -> (etag, last_modified, links)
+
+
 @dataclass
 class CrawlResult:
     """The pages a crawl found, in discovery order, with what it fetched and the links it saw."""
@@ -127,36 +130,36 @@ class CrawlResult:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-async def crawl(
-    fetcher: Fetcher,
-    settings: Crawl,
-    base_url: str,
-    allowed: Callable[[str], bool],
-    known: dict[str, tuple[str | None, str | None, list[str] | None]],
-) -> CrawlResult:
-    """Crawl from ``settings.start`` under ``base_url``; ``allowed`` says which URLs may be visited
-    (exclude, robots.txt); ``known`` maps a URL to (etag, last_modified, links) from the last run."""
-    result = CrawlResult()
-    seen: set[str] = set()
-    frontier: list[tuple[str, int]] = []
+class _Crawler:
+    """One crawl's frontier and what it found, level by level (each level fetched concurrently)."""
 
-    def admit(url: str, depth: int) -> None:
-        url = normalise_url(url, settings.query)
-        if not url.startswith(base_url) or not allowed(url):
+    def __init__(self, settings: Crawl, base_url: str, allowed: Callable[[str], bool], known: Known) -> None:
+        self.settings, self.base_url, self.allowed, self.known = settings, base_url, allowed, known
+        self.result = CrawlResult()
+        self.seen: set[str] = set()
+        self.frontier: list[tuple[str, int]] = []
+
+    def admit(self, url: str, depth: int) -> None:
+        """Queue ``url`` if it is a page under the base, allowed, new, and within ``max_pages``."""
+        url = normalise_url(url, self.settings.query)
+        if not url.startswith(self.base_url) or not self.allowed(url):
             return
         if posixpath.splitext(urlsplit(url).path)[1].lower() in ASSET_EXTENSIONS:
             return
-        key = page_key(base_url, url)
-        if key in seen or len(seen) >= settings.max_pages:
+        key = page_key(self.base_url, url)
+        if key in self.seen or len(self.seen) >= self.settings.max_pages:
             return
-        seen.add(key)
-        frontier.append((url, depth))
+        self.seen.add(key)
+        self.frontier.append((url, depth))
 
-    for start in settings.start:
-        admit(urljoin(base_url, start), 0)
+    def follow(self, links: list[str], depth: int) -> None:
+        if depth < self.settings.max_depth:
+            for link in links:
+                self.admit(link, depth + 1)
 
-    async def visit(url: str, depth: int) -> None:
-        etag, last_modified, links = known.get(url, (None, None, None))
+    async def visit(self, fetcher: Fetcher, url: str, depth: int) -> None:
+        result = self.result
+        etag, last_modified, links = self.known.get(url, (None, None, None))
         if links is None:
             etag = last_modified = None  # without last run's links a 304 would leave us blind
         try:
@@ -166,30 +169,37 @@ async def crawl(
             result.urls.append(url)
             # a page that fails today still leads where it led last time: without this, one broken
             # start page would make every page behind it look removed
-            last_links = known.get(url, (None, None, None))[2] or []
-            result.links[url] = last_links
-            if depth < settings.max_depth:
-                for link in last_links:
-                    admit(link, depth + 1)
+            result.links[url] = links or []
+            self.follow(links or [], depth)
             return
         result.pages[url] = page
-        final = normalise_url(page.final_url, settings.query)
-        if final != url and not final.startswith(base_url):
-            result.urls.append(url)  # redirects off-site: the pipeline reports it
-            return
         result.urls.append(url)
+        final = normalise_url(page.final_url, self.settings.query)
+        if final != url and not final.startswith(self.base_url):
+            return  # redirects off-site: the pipeline reports it
         if page.status_code == 200:
             links = page_links(page.body, page.final_url)
         elif not page.not_modified:
             links = []
         result.links[url] = links or []
-        if depth < settings.max_depth:
-            for link in links or []:
-                admit(link, depth + 1)
+        self.follow(links or [], depth)
 
-    while frontier:
-        batch, frontier[:] = frontier[:], []
-        await asyncio.gather(*(visit(url, depth) for url, depth in batch))
-    if len(seen) >= settings.max_pages:
+
+async def crawl(
+    fetcher: Fetcher,
+    settings: Crawl,
+    base_url: str,
+    allowed: Callable[[str], bool],
+    known: Known,
+) -> CrawlResult:
+    """Crawl from ``settings.start`` under ``base_url``; ``allowed`` says which URLs may be visited
+    (exclude, robots.txt); ``known`` maps a URL to (etag, last_modified, links) from the last run."""
+    crawler = _Crawler(settings, base_url, allowed, known)
+    for start in settings.start:
+        crawler.admit(urljoin(base_url, start), 0)
+    while crawler.frontier:
+        batch, crawler.frontier = crawler.frontier, []
+        await asyncio.gather(*(crawler.visit(fetcher, url, depth) for url, depth in batch))
+    if len(crawler.seen) >= settings.max_pages:
         logger.warning("crawl of %s stopped at max_pages=%d", base_url, settings.max_pages)
-    return result
+    return crawler.result
