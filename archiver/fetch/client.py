@@ -134,42 +134,52 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         host = parts.netloc
-        slots = self._host_slots.setdefault(host, asyncio.Semaphore(self.concurrency))
         attempt = 0
         while True:
-            async with slots:
-                await self._polite_wait(host)
-                try:
-                    # a whole request (connect, headers, body) gets at most twice the per-read timeout;
-                    # asyncio.timeout costs far less than wait_for (no extra task per request)
-                    async with asyncio.timeout(self.timeout * 2):
-                        page, retry_after = await self._get(url, headers)
-                except TimeoutError:
-                    page, retry_after, error = None, None, f"{url}: timed out after {self.timeout * 2:.0f} s"
-                except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                    page, retry_after, error = None, None, f"{url}: {_describe(exc)}"
-                except httpx.TooManyRedirects as exc:
-                    raise FetchError(f"{url}: too many redirects ({exc})") from exc
-                except httpx.HTTPError as exc:
-                    raise FetchError(f"{url}: {_describe(exc)}") from exc
-                else:
-                    error = ""
+            page, retry_after, error = await self._attempt(url, headers, host)
             if page is not None and page.status_code in DEFINITIVE:
                 return page
             if page is not None:
                 error = f"{url}: HTTP {page.status_code}"
                 if page.status_code not in RETRY_STATUSES:
                     raise FetchError(error)
-            if attempt >= self.retries:
-                raise FetchError(error + (f" (after {attempt + 1} attempts)" if attempt else ""))
-            wait = backoff_seconds(attempt, self.backoff_base)
-            if retry_after is not None:
-                if retry_after > MAX_RETRY_AFTER:
-                    raise FetchError(f"{error}; server asks to retry after {retry_after:.0f} s")
-                wait = max(wait, retry_after)
+            wait = self._retry_wait(attempt, error, retry_after)
             logger.debug("retrying %s in %.2f s: %s", url, wait, error)
             attempt += 1
             await asyncio.sleep(wait)
+
+    async def _attempt(
+        self, url: str, headers: dict[str, str], host: str
+    ) -> tuple[FetchedPage | None, float | None, str]:
+        """One request within the host's limits: (page, Retry-After, "") or (None, None, why it may be
+        retried); FetchError for what a retry cannot fix."""
+        async with self._host_slots.setdefault(host, asyncio.Semaphore(self.concurrency)):
+            await self._polite_wait(host)
+            try:
+                # a whole request (connect, headers, body) gets at most twice the per-read timeout;
+                # asyncio.timeout costs far less than wait_for (no extra task per request)
+                async with asyncio.timeout(self.timeout * 2):
+                    page, retry_after = await self._get(url, headers)
+                return page, retry_after, ""
+            except TimeoutError:
+                return None, None, f"{url}: timed out after {self.timeout * 2:.0f} s"
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                return None, None, f"{url}: {_describe(exc)}"
+            except httpx.TooManyRedirects as exc:
+                raise FetchError(f"{url}: too many redirects ({exc})") from exc
+            except httpx.HTTPError as exc:
+                raise FetchError(f"{url}: {_describe(exc)}") from exc
+
+    def _retry_wait(self, attempt: int, error: str, retry_after: float | None) -> float:
+        """Seconds to wait before retrying after ``attempt`` failed; FetchError when not to retry."""
+        if attempt >= self.retries:
+            raise FetchError(error + (f" (after {attempt + 1} attempts)" if attempt else ""))
+        wait = backoff_seconds(attempt, self.backoff_base)
+        if retry_after is not None:
+            if retry_after > MAX_RETRY_AFTER:
+                raise FetchError(f"{error}; server asks to retry after {retry_after:.0f} s")
+            wait = max(wait, retry_after)
+        return wait
 
     async def _get(self, url: str, headers: dict[str, str]) -> tuple[FetchedPage, float | None]:
         async with self._client.stream("GET", url, headers=headers) as resp:
