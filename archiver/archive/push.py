@@ -76,18 +76,25 @@ def push(
         if status == 0:
             sent = any(line[:2] in (" \t", "*\t", "+\t") for line in lines)
             return PushResult(shown, ok=True, pushed=sent, commit=head)
-        said = [s for line in err.splitlines() if line.startswith("remote:") and (s := line[7:].strip())]
-        rejected = [line.split("\t")[-1] for line in lines if line.startswith("!\t")]
-        if rejected:  # the remote answered no (hook, non-fast-forward): asking again will not help
-            detail = f" (the remote said: {'; '.join(said)[:300]})" if said else ""
-            error = f"push to {shown} rejected: {rejected[0]}{detail}"
-            if "fetch first" in rejected[0] or "non-fast-forward" in rejected[0]:
-                error += "; the remote has commits the archive lacks, and archiver never forces: merge by hand"
+        error, final = _failure(shown, status, lines, err)
+        if final:
             break
-        fatal = [line[6:].strip() for line in err.splitlines() if line.startswith("fatal:")]
-        error = f"push to {shown} failed: {fatal[0] if fatal else (err.strip() or f'git exited with {status}')}"
         if attempt < attempts:
             delay = backoff * 2 ** (attempt - 1)
             logger.warning("%s; retrying in %.0f s (attempt %d of %d)", redact_url(error), delay, attempt, attempts)
             time.sleep(delay)
     return PushResult(shown, ok=False, commit=head, error=redact_url(error))
+
+
+def _failure(shown: str, status: int, lines: list[str], err: str) -> tuple[str, bool]:
+    """What a failed ``git push --porcelain`` said, and whether it is final (the remote refused)."""
+    said = [s for line in err.splitlines() if line.startswith("remote:") and (s := line[7:].strip())]
+    rejected = [line.split("\t")[-1] for line in lines if line.startswith("!\t")]
+    if rejected:  # the remote answered no (hook, non-fast-forward): asking again will not help
+        detail = f" (the remote said: {'; '.join(said)[:300]})" if said else ""
+        error = f"push to {shown} rejected: {rejected[0]}{detail}"
+        if "fetch first" in rejected[0] or "non-fast-forward" in rejected[0]:
+            error += "; the remote has commits the archive lacks, and archiver never forces: merge by hand"
+        return error, True
+    fatal = [line[6:].strip() for line in err.splitlines() if line.startswith("fatal:")]
+    return f"push to {shown} failed: {fatal[0] if fatal else (err.strip() or f'git exited with {status}')}", False
