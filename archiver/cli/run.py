@@ -35,7 +35,7 @@ from archiver.cli.common import (
     summary_table,
 )
 from archiver.config import load_config
-from archiver.models import PageStatus
+from archiver.models import PageStatus, RunReport
 
 SAMPLE_CONFIG = Path(__file__).parent / "sample_sites.yaml"
 
@@ -81,6 +81,12 @@ def run_cmd(
         finally:
             progress.stop()
     code = EXIT_FAILED if report.failed or report.push_failed else EXIT_OK
+    _show_run(report, code, quiet=quiet, as_json=as_json)
+    raise typer.Exit(code)
+
+
+def _show_run(report: RunReport, code: int, *, quiet: bool, as_json: bool) -> None:
+    """The run's summary on stdout (table or JSON); its push, notes and failures on stderr."""
     if as_json:
         sys.stdout.write(json.dumps({**report.to_dict(), "exit_code": code}, indent=2) + "\n")
     else:
@@ -98,7 +104,6 @@ def run_cmd(
         for r in site.results:
             if r.status is PageStatus.FAILED:
                 err.print(f"[red]{site.site}[/red]: failed {r.url}: {r.error}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 @app.command()

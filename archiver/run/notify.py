@@ -19,6 +19,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from archiver.archive import history
 from archiver.archive.repo import ArchiveRepo
@@ -119,8 +120,8 @@ def failure_alert(config: Config, site: str, state: SiteState, failing: list[str
     return Message(site, "failures", f"{site}: {', '.join(parts)}", "\n".join(lines) + "\n")
 
 
-def send(urls: list[str], message: Message, timeout: float = DEFAULT_TIMEOUT) -> Delivery:
-    """Send ``message`` to the Apprise ``urls``; waits at most ``timeout`` seconds; never raises."""
+def _apprise_box(urls: list[str], message: Message) -> tuple[Any, Any]:
+    """An Apprise object holding the valid ``urls``, and the message's attachment (or None)."""
     # apprise loads its plugins on first use; one imports imghdr, deprecated since Python 3.11
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -132,8 +133,6 @@ def send(urls: list[str], message: Message, timeout: float = DEFAULT_TIMEOUT) ->
             if not box.add(url):  # the URL may hold a token: name only its scheme
                 scheme = url.partition(":")[0]
                 logger.warning("%s: ignoring an invalid notification URL (%s://…)", message.site, scheme)
-    if not len(box):
-        return Delivery(message.site, message.kind, False, "no valid notification URL")
     attach = None
     if message.attachment is not None:
         attach = apprise.AppriseAttachment()
@@ -141,13 +140,22 @@ def send(urls: list[str], message: Message, timeout: float = DEFAULT_TIMEOUT) ->
             content=message.attachment, name=message.attachment_name, mimetype="text/x-diff"
         )
         attach.add(memory)
+    return box, attach
+
+
+def send(urls: list[str], message: Message, timeout: float = DEFAULT_TIMEOUT) -> Delivery:
+    """Send ``message`` to the Apprise ``urls``; waits at most ``timeout`` seconds; never raises."""
+    box, attach = _apprise_box(urls, message)
+    if not len(box):
+        return Delivery(message.site, message.kind, False, "no valid notification URL")
+    from apprise import NotifyFormat  # loaded by _apprise_box already
+
     outcome: dict[str, object] = {}
 
     def deliver() -> None:
         try:
-            outcome["ok"] = bool(
-                box.notify(body=message.body, title=message.title, body_format=apprise.NotifyFormat.TEXT, attach=attach)
-            )
+            text = NotifyFormat.TEXT
+            outcome["ok"] = bool(box.notify(body=message.body, title=message.title, body_format=text, attach=attach))
         except Exception as exc:  # a plugin bug must not reach the archive run
             outcome["error"] = f"{type(exc).__name__}: {exc}"
 
