@@ -30,3 +30,23 @@ def test_long_option_is_in_the_readme(option: str) -> None:
 def test_readme_test_command_is_what_ci_runs() -> None:
     ci = (Path(__file__).resolve().parents[1] / ".ci/run").read_text()
     assert "scripts/test" in README and "exec bash scripts/test" in ci
+
+
+PACKAGE = Path(__file__).resolve().parents[1] / "archiver"
+ARCHITECTURE = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "__main__.py"
+        and (p.name != "__init__.py" or p.parent.name == "demo")
+        and p.parent != PACKAGE / "config"
+    )
+    + ["config/"],
+)
+def test_every_module_is_in_the_architecture_doc(module: str) -> None:
+    """docs/architecture.md is what a newcomer reads: a module it does not name is a module lost."""
+    assert f"`{module}`" in ARCHITECTURE
