@@ -1,6 +1,6 @@
 """The commands for running unattended: ``archiver daemon`` and ``archiver systemd``.
 
-Registered on the shared Typer app (``cli_common.app``) when ``cli.py`` imports this module.
+Registered on the shared Typer app (``cli.common.app``) when ``cli.main`` imports this module.
 """
 
 from __future__ import annotations
