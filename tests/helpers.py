@@ -48,6 +48,12 @@ class FaultHandler(StaticHandler):
             else:
                 self.send_body(200, b"<main><h1>Flaky</h1><p>now fine</p></main>", "text/html")
             return True
+        if path.startswith("/slow/"):  # any page under /slow/ answers after a second
+            time.sleep(1)
+            name = path.rsplit("/", 1)[1]
+            text = f"<main><h1>Slow {name}</h1><p>{'This page takes its time to arrive. ' * 8}</p></main>"
+            self.send_body(200, text.encode(), "text/html")
+            return True
         if path == "/slow":
             time.sleep(3)
             self.send_body(200, b"<main><p>slow</p></main>", "text/html")

@@ -32,6 +32,20 @@ from archiver.paths import is_inside
 logger = logging.getLogger(__name__)
 
 STALE_GIT_LOCK_SECONDS = 2.0
+_HELD_LOCKS: set[int] = set()  # descriptors of the run locks this process holds
+
+
+def _drop_inherited_locks() -> None:
+    """In a forked child (a worker): close the parent's lock descriptors. A flock belongs to every
+    process that has the descriptor, so a worker keeping it would hold the archive locked after a
+    killed parent, for every later run."""
+    for fd in list(_HELD_LOCKS):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
 DEFAULT_IDENTITY = ("archiver", "archiver@localhost")  # the name and email of config.DEFAULT_AUTHOR
 
 
@@ -104,9 +118,11 @@ class ArchiveRepo:
                     time.sleep(0.2)
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
+            _HELD_LOCKS.add(fd)
             self._clear_stale_git_locks()
             yield
         finally:
+            _HELD_LOCKS.discard(fd)
             os.close(fd)  # closing releases the flock
 
     def _clear_stale_git_locks(self) -> None:

@@ -17,6 +17,8 @@ import hashlib
 import logging
 import math
 import multiprocessing
+import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from urllib.parse import urlsplit, urlunsplit
@@ -177,7 +179,8 @@ async def process_jobs(
 _worker: dict[str, object] = {}
 
 
-def _worker_init(site: Site, concurrency: int, bodies: BodyStore | None) -> None:
+def _worker_init(site: Site, concurrency: int, bodies: BodyStore | None, parent: int) -> None:
+    _die_with_parent(parent)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     _worker.update(loop=loop, site=site, bodies=bodies, fetcher=None, concurrency=concurrency)
@@ -217,6 +220,19 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
 
 _malloc_trim = _load_malloc_trim()
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker is killed with its parent (a SIGKILLed run must not leave workers fetching on)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pool's own broken-pipe handling remains
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        os._exit(1)
+
 
 def execute(
     site: Site,
@@ -243,7 +259,7 @@ def execute(
     # fork: workers start at once with every module already imported (spawn would re-import)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
     ctx = multiprocessing.get_context(method)
-    initargs = (site, per_worker, bodies)
+    initargs = (site, per_worker, bodies, os.getpid())
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=initargs) as pool:
         pending = {pool.submit(_worker_run, chunk) for chunk in chunks}
         while pending:

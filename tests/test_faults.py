@@ -1,0 +1,94 @@
+"""Faults, kills, damaged state and hostile input: nothing is lost and nothing garbage is committed.
+
+Each test reproduces one defect found by a fault campaign against a real docs site on loopback
+(real processes and SIGKILL, a real server, real git). ``pytest -m faults`` runs them alone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+from helpers import FaultServer, wait_for
+
+from archiver.archive.repo import ArchiveRepo
+
+pytestmark = pytest.mark.faults
+
+
+def _archiver(*args: str) -> list[str]:
+    return [sys.executable, "-m", "archiver", *args]
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Pids of live processes whose command line holds ``text`` (zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigkill_of_the_main_process_never_locks_the_archive(docs_server: FaultServer, tmp_path: Path) -> None:
+    """Workers must not outlive their parent, nor keep its repository lock."""
+    pages = ", ".join(f"slow/{n}.html" for n in range(48))  # 48 pages of 1 s each: the pool runs
+    config = tmp_path / "big.yaml"
+    config.write_text(
+        f"sites:\n  - name: docs\n    base_url: {docs_server.url}\n    pages: [{pages}]\n"
+        "    retries: 0\n    timeout: 20\n    concurrency: 4\n"
+    )
+    repo = tmp_path / "archive-repo"
+    proc = subprocess.Popen(
+        _archiver("run", "--config", str(config), "--repo", str(repo), "--workers", "2"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: sum(n for p, n in docs_server.hits.items() if p.startswith("/slow/")) >= 4)
+    assert len(_processes_mentioning(str(config))) >= 2  # the main process and its workers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+    wait_for(lambda: not _processes_mentioning(str(config)), timeout=10)  # the workers went too
+    started = time.monotonic()
+    done = subprocess.run(
+        _archiver("run", "--config", str(config), "--repo", str(repo), "--wait", "30", "--quiet"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 60
+    assert len(set(os.listdir(repo / "docs" / "slow"))) == 48
+
+
+def test_a_forked_child_does_not_keep_the_run_lock(archive: ArchiveRepo) -> None:
+    """Even where the parent-death signal is not to be had, a child never holds the lock alone."""
+    read_end, write_end = os.pipe()
+    with archive.lock(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads about
+        pid = os.fork()
+        if pid == 0:  # the child: wait until the parent has released the lock, then try to take it
+            os.close(write_end)
+            os.read(read_end, 1)
+            try:
+                with ArchiveRepo.open(archive.path).lock(wait=2):
+                    os._exit(0)
+            except BaseException:
+                os._exit(1)
+        os.close(read_end)
+    os.close(write_end)  # the parent let go: the child may now take it, unless it kept ours
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
