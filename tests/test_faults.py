@@ -15,9 +15,11 @@ import warnings
 from pathlib import Path
 
 import pytest
-from helpers import FaultServer, wait_for
+from helpers import FaultServer, make_config, make_site, wait_for
 
 from archiver.archive.repo import ArchiveRepo
+from archiver.models import PageStatus
+from archiver.run.pipeline import rerender, run
 
 pytestmark = pytest.mark.faults
 
@@ -92,3 +94,42 @@ def test_a_forked_child_does_not_keep_the_run_lock(archive: ArchiveRepo) -> None
     os.close(write_end)  # the parent let go: the child may now take it, unless it kept ours
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+LONG_PAGE = (
+    "<html><body><main><h1>Limits</h1>"
+    + "".join(f"<p>Rule {n}: the API allows 60 requests a minute per key.</p>" for n in range(12))
+    + "</main></body></html>"
+).encode()
+
+
+def test_a_refused_empty_page_never_reaches_the_body_store(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    """A 200 that came back empty is refused; a later re-render (new rules) must not commit it."""
+    docs_server.set_page("/limits.html", LONG_PAGE, ETag='"v1"')
+    site = make_site(docs_server.url, pages=["limits.html"])
+    run(make_config(site), archive)
+    kept = (archive.path / "docs/limits.md").read_text()
+    assert "60 requests" in kept
+
+    docs_server.set_page("/limits.html", b"<html><body></body></html>", ETag='"broken"')
+    refused = run(make_config(site), archive).sites[0]
+    assert [r.status for r in refused.results] == [PageStatus.FAILED]
+
+    stricter = make_site(docs_server.url, pages=["limits.html"], strip=[".nothing-here"])  # a rules change
+    rerendered = run(make_config(stricter), archive).sites[0]  # the raw body re-rendered first
+    assert (archive.path / "docs/limits.md").read_text() == kept
+    assert rerendered.rules_commit is None  # nothing to commit: the stored body is the good one
+
+
+def test_a_rerender_refuses_a_body_that_renders_empty(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    """Every path that writes a page passes the same checks: a rule that strips everything is refused."""
+    docs_server.set_page("/limits.html", LONG_PAGE, ETag='"v1"')
+    run(make_config(make_site(docs_server.url, pages=["limits.html"])), archive)
+    kept = (archive.path / "docs/limits.md").read_text()
+
+    report = rerender(archive, make_site(docs_server.url, pages=["limits.html"], strip=["p", "h1"]))
+
+    assert [r.status for r in report.results] == [PageStatus.FAILED]
+    assert "empty" in (report.results[0].error or "")
+    assert (archive.path / "docs/limits.md").read_text() == kept
+    assert report.commit is None

@@ -108,11 +108,35 @@ class BodyStore:
     def path(self, url: str) -> Path:
         return self.folder / (hashlib.sha256(url.encode()).hexdigest()[:24] + ".gz")
 
+    def _pending(self, url: str) -> Path:
+        return self.path(url).with_suffix(".new")
+
     def put(self, url: str, body: bytes) -> None:
         """Keep ``body`` as the last one of ``url`` (atomically; a failure only loses the copy)."""
+        self._write(self.path(url), url, body)
+
+    def put_pending(self, url: str, body: bytes) -> None:
+        """Keep ``body`` aside until the run accepts what it rendered (:meth:`accept`) or refuses it
+        (:meth:`discard`): a body the run refused must never be re-rendered later."""
+        self._write(self._pending(url), url, body)
+
+    def accept(self, url: str) -> None:
+        """The pending body of ``url`` becomes its last one (nothing happens if there is none)."""
+        try:
+            os.replace(self._pending(url), self.path(url))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            logger.warning("cannot keep the raw body of %s: %s", url, exc)
+
+    def discard(self, url: str) -> None:
+        """Forget the pending body of ``url``; its last accepted one stays."""
+        self._pending(url).unlink(missing_ok=True)
+
+    def _write(self, target: Path, url: str, body: bytes) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path(url), gzip.compress(body, compresslevel=6, mtime=0))
+            write_atomic(target, gzip.compress(body, compresslevel=6, mtime=0))
         except OSError as exc:
             logger.warning("cannot keep the raw body of %s: %s", url, exc)
 

@@ -9,7 +9,7 @@ failure, not a change; a redirect inside the site moves the file to the final UR
 from __future__ import annotations
 
 from archiver.archive.repo import ArchiveRepo
-from archiver.archive.state import PageState, SiteState
+from archiver.archive.state import BodyStore, PageState, SiteState
 from archiver.config import Site
 from archiver.models import OutcomeKind, PageJob, PageOutcome, PageResult, PageStatus, SiteReport
 from archiver.paths import binary_path, page_key, relative_path
@@ -18,7 +18,7 @@ NEAR_EMPTY_BEFORE = 200  # characters of text a page must have had ...
 NEAR_EMPTY_AFTER = 80  # ... to be refused when it comes back with fewer than this
 
 
-def _read_text(repo: ArchiveRepo, site: str, rel: str) -> str | None:
+def read_text(repo: ArchiveRepo, site: str, rel: str) -> str | None:
     data = repo.read_page(site, rel)
     return None if data is None else data.decode("utf-8", errors="replace")
 
@@ -39,6 +39,16 @@ def _came_back_empty(old: str | None, new: str) -> bool:
     return before >= NEAR_EMPTY_BEFORE and after < min(NEAR_EMPTY_AFTER, before // 10)
 
 
+def refusal(old: str | None, new: str) -> str | None:
+    """Why the Markdown ``new`` must not replace ``old`` (the page's file), or None to accept it.
+
+    Every path that writes a page (a fetch, a re-render under new rules) asks this.
+    """
+    if _came_back_empty(old, new):
+        return "came back (nearly) empty; the last snapshot is kept"
+    return None
+
+
 class Applier:
     """The mutable state of one site's run: what it found, wrote and decided (main process only).
 
@@ -46,10 +56,17 @@ class Applier:
     """
 
     def __init__(
-        self, site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], report: SiteReport
+        self,
+        site: Site,
+        repo: ArchiveRepo,
+        state: SiteState,
+        mapping: dict[str, str],
+        report: SiteReport,
+        bodies: BodyStore | None = None,
     ) -> None:
         self.site, self.repo, self.state, self.mapping = site, repo, state, mapping
         self.report = report  # where the results go
+        self.bodies = bodies  # the raw bodies: a converted one is kept only if its page is accepted
         self.pages: dict[str, PageState] = {}
         self.keys = {page_key(site.base_url, u): u for u in mapping}
         self.owner: dict[str, str] = {}  # file path -> the listed URL archived in it (see claim)
@@ -84,6 +101,15 @@ class Applier:
 
     def apply(self, outcome: PageOutcome, links: list[str] | None) -> PageResult:
         """Write, move or remove one page's file according to its outcome; update its state."""
+        result = self._apply(outcome, links)
+        if self.bodies is not None and outcome.kind is OutcomeKind.CONVERTED:
+            if result.status is PageStatus.FAILED:
+                self.bodies.discard(outcome.job.url)
+            else:
+                self.bodies.accept(outcome.job.url)
+        return result
+
+    def _apply(self, outcome: PageOutcome, links: list[str] | None) -> PageResult:
         job = outcome.job
         ps = self.pages[job.url] = self.state.pages.get(job.url) or PageState()
         ps.path = ps.path or job.path
@@ -119,10 +145,11 @@ class Applier:
         target, error = self.target(job, outcome.final_url)
         if target is None:
             return self.failed(job, ps, f"{job.url}: {error}")
-        old = _read_text(repo, site.name, job.path)
+        old = read_text(repo, site.name, job.path)
         markdown = outcome.markdown if kind is OutcomeKind.CONVERTED else old
-        if markdown is not None and _came_back_empty(old, markdown):
-            return self.failed(job, ps, f"{job.url}: came back (nearly) empty; the last snapshot is kept")
+        problem = refusal(old, markdown) if markdown is not None else None
+        if problem:
+            return self.failed(job, ps, f"{job.url}: {problem}")
         ps.failures, ps.gone, ps.error = 0, 0, None
         ps.etag, ps.last_modified, ps.body_hash = outcome.etag, outcome.last_modified, outcome.body_hash
         ps.twin, ps.content_type = outcome.twin, outcome.content_type or ps.content_type

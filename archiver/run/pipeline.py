@@ -143,7 +143,8 @@ def _archive_pages(
     if not mapping and archived:
         report.error = f"no pages found; refusing to remove the {len(archived)} archived pages"
         return None
-    work = Applier(site, repo, state, mapping, report)
+    bodies = BodyStore(repo.bodies_dir(site.name))
+    work = Applier(site, repo, state, mapping, report, bodies)
     jobs = _plan(site, repo, state, mapping, found)
     work.claim(jobs)
     progress.site_started(site.name, len(jobs))
@@ -153,7 +154,7 @@ def _archive_pages(
         report.results.append(result)
         progress.page_done(site.name, result)
 
-    execute(site, jobs, workers, handle, BodyStore(repo.bodies_dir(site.name)))
+    execute(site, jobs, workers, handle, bodies)
     work.unlisted()
     work.strays(archived)
     return work

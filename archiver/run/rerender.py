@@ -13,6 +13,7 @@ from archiver.config import Site
 from archiver.convert import page_markdown
 from archiver.errors import ConvertError
 from archiver.models import PageResult, PageStatus, SiteReport
+from archiver.run.apply import read_text, refusal
 from archiver.run.commits import commit_site
 from archiver.run.worker import rules_fingerprint, rules_of
 
@@ -32,6 +33,10 @@ def rerender_site(site: Site, repo: ArchiveRepo, state: SiteState) -> SiteReport
             markdown, _ = page_markdown(body, content_type, url, rules)
         except ConvertError as exc:
             report.results.append(PageResult(url, ps.path, PageStatus.FAILED, f"{url}: {exc}", fetched=False))
+            continue
+        problem = refusal(read_text(repo, site.name, ps.path), markdown)
+        if problem:
+            report.results.append(PageResult(url, ps.path, PageStatus.FAILED, f"{url}: {problem}", fetched=False))
             continue
         status = repo.write_page(site.name, ps.path, markdown)
         report.results.append(PageResult(url, ps.path, status, fetched=False))

@@ -168,7 +168,7 @@ async def process_jobs(
         outcome = await process_page(fetcher, job, rules, site.prefer_markdown, site.store_binary)
         if outcome.body is not None and outcome.kind is not OutcomeKind.BINARY:
             if bodies is not None:
-                bodies.put(job.url, outcome.body)
+                bodies.put_pending(job.url, outcome.body)  # the main process accepts or discards it
             outcome = outcome.without_body()  # the bytes stay here, not in the pipe to the main process
         on_outcome(outcome)
 
