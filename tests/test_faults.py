@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from helpers import FaultServer, make_config, make_site, wait_for
+from helpers import FaultServer, git, make_config, make_site, wait_for
 
 from archiver.archive.repo import ArchiveRepo
 from archiver.models import PageStatus
@@ -133,3 +133,60 @@ def test_a_rerender_refuses_a_body_that_renders_empty(docs_server: FaultServer, 
     assert "empty" in (report.results[0].error or "")
     assert (archive.path / "docs/limits.md").read_text() == kept
     assert report.commit is None
+
+
+def test_undecodable_bytes_are_a_failure_not_a_page(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    garbage = bytes(range(0x80, 0x100)) * 40  # no NUL, not UTF-8, not text in any charset
+    docs_server.set_page("/limits.html", LONG_PAGE)
+    docs_server.set_page("/noise.html", garbage, "text/html; charset=utf-8")
+    site = make_site(docs_server.url, pages=["limits.html", "noise.html"])
+    first = run(make_config(site), archive).sites[0]
+    assert {r.path: r.status for r in first.results}["noise.md"] is PageStatus.FAILED
+    assert not (archive.path / "docs/noise.md").exists()
+
+    docs_server.set_page("/limits.html", garbage, "text/html; charset=iso-8859-1")  # decodes, but to garbage
+    second = run(make_config(site), archive).sites[0]
+    assert {r.path: r.status for r in second.results}["limits.md"] is PageStatus.FAILED
+    assert "60 requests" in (archive.path / "docs/limits.md").read_text()
+    assert "\ufffd" not in git(archive.path, "log", "-p")
+
+
+def test_a_corrected_charset_is_picked_up_though_the_bytes_did_not_change(
+    docs_server: FaultServer, archive: ArchiveRepo
+) -> None:
+    body = "<main><h1>Café</h1><p>Crème brûlée, served at the café every day of the week.</p></main>".encode()
+    docs_server.set_page("/menu.html", body, "text/html; charset=iso-8859-1")  # the label lies
+    site = make_site(docs_server.url, pages=["menu.html"])
+    run(make_config(site), archive)
+    assert "CafÃ©" in (archive.path / "docs/menu.md").read_text()
+
+    docs_server.set_page("/menu.html", body, "text/html; charset=utf-8")  # fixed; same bytes
+    report = run(make_config(site), archive).sites[0]
+
+    assert [r.status for r in report.results] == [PageStatus.CHANGED]
+    assert "# Café" in (archive.path / "docs/menu.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [b"<html><body></body></html>", b"<main><h1>Down for maintenance</h1><p>We will be back soon.</p></main>"],
+    ids=["empty", "maintenance"],
+)
+def test_a_short_page_is_protected_too(docs_server: FaultServer, archive: ArchiveRepo, broken: bytes) -> None:
+    docs_server.set_page("/faq.html", b"<main><h1>FAQ</h1><p>Ask us anything by mail.</p></main>")
+    site = make_site(docs_server.url, pages=["faq.html"])
+    run(make_config(site), archive)
+    kept = (archive.path / "docs/faq.md").read_text()
+
+    docs_server.set_page("/faq.html", broken)
+    report = run(make_config(site), archive).sites[0]
+
+    assert [r.status for r in report.results] == [PageStatus.FAILED]
+    assert (archive.path / "docs/faq.md").read_text() == kept
+
+
+def test_a_latin1_page_labelled_utf8_reads_as_a_browser_shows_it() -> None:
+    from archiver.convert.page import decode
+
+    body = ("<p>Crème brûlée at the café, " * 20 + "</p>").encode("latin-1")
+    assert decode(body, "text/html; charset=utf-8") == body.decode("cp1252")

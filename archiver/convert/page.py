@@ -64,8 +64,9 @@ _CHALLENGE_MARKUP = (
 )
 
 
-def detect_charset(body: bytes, content_type: str) -> str:
-    """The charset from the Content-Type header, then a ``<meta>`` tag, then UTF-8."""
+def declared_charsets(body: bytes, content_type: str) -> list[str]:
+    """The charsets a page declares, first the Content-Type header's, then its ``<meta>`` tag's."""
+    names = []
     for candidate in (_HEADER_CHARSET.search(content_type), _CHARSET.search(body[:4096])):
         if candidate:
             name = candidate.group(1)
@@ -74,19 +75,51 @@ def detect_charset(body: bytes, content_type: str) -> str:
                 "".encode(name)
             except (LookupError, UnicodeError):  # unknown, or a codec that cannot encode ("undefined")
                 continue
-            return name
-    return "utf-8"
+            names.append(name)
+    return names
+
+
+def detect_charset(body: bytes, content_type: str) -> str:
+    """The charset from the Content-Type header, then a ``<meta>`` tag, then UTF-8."""
+    return (declared_charsets(body, content_type) or ["utf-8"])[0]
+
+
+# what text has none of: replacement characters (undecodable bytes) and control characters
+_NOT_TEXT = re.compile("[\ufffd\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+MAX_NOT_TEXT = 0.01  # share of such characters above which a body is garbage, not a page
 
 
 def decode(body: bytes, content_type: str) -> str:
-    """Decode ``body`` with its declared charset, replacing bytes that don't fit."""
+    """Decode ``body``: the BOM's encoding, else the first declared charset (header, then ``<meta>``,
+    then UTF-8) that decodes it without error, else the first with a few stray bytes replaced, else
+    windows-1252 for mostly-ASCII bytes (what browsers fall back to). ConvertError if the result is
+    not text (garbage, undecodable bytes)."""
     if body.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return body.decode("utf-16", errors="replace")  # the BOM says which byte order
+        return _checked(body.decode("utf-16", errors="replace"))  # the BOM says which byte order
     if b"\x00" in body[:65536]:
         raise ConvertError("body is binary (contains NUL bytes), not a text page")
     if body.startswith(b"\xef\xbb\xbf"):
-        return body[3:].decode("utf-8", errors="replace")
-    return body.decode(detect_charset(body, content_type), errors="replace")
+        return _checked(body[3:].decode("utf-8", errors="replace"))
+    names = list(dict.fromkeys([*declared_charsets(body, content_type), "utf-8"]))
+    for name in names:
+        try:
+            return _checked(body.decode(name))
+        except UnicodeDecodeError:
+            continue
+    try:  # a few stray bytes in an otherwise well-declared page become U+FFFD
+        return _checked(body.decode(names[0], errors="replace"))
+    except ConvertError:
+        ascii_share = sum(1 for byte in body if byte < 0x80) / len(body)
+        if ascii_share < 0.7:  # not a text in a mislabelled single-byte charset either
+            raise
+    return _checked(body.decode("cp1252", errors="replace"))
+
+
+def _checked(text: str) -> str:
+    bad = len(_NOT_TEXT.findall(text))
+    if bad > max(8, len(text) * MAX_NOT_TEXT):
+        raise ConvertError(f"body is not text: {bad} of {len(text)} characters are undecodable or control codes")
+    return text
 
 
 def kind_of(content_type: str, url: str) -> str:

@@ -8,14 +8,15 @@ failure, not a change; a redirect inside the site moves the file to the final UR
 
 from __future__ import annotations
 
+import re
+
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import BodyStore, PageState, SiteState
 from archiver.config import Site
 from archiver.models import OutcomeKind, PageJob, PageOutcome, PageResult, PageStatus, SiteReport
 from archiver.paths import binary_path, page_key, relative_path
 
-NEAR_EMPTY_BEFORE = 200  # characters of text a page must have had ...
-NEAR_EMPTY_AFTER = 80  # ... to be refused when it comes back with fewer than this
+NEAR_EMPTY_AFTER = 80  # characters: a page that comes back with fewer than this (and a tenth) is refused
 
 
 def read_text(repo: ArchiveRepo, site: str, rel: str) -> str | None:
@@ -31,12 +32,18 @@ def _content_length(markdown: str) -> int:
     return len(markdown.strip())
 
 
-def _came_back_empty(old: str | None, new: str) -> bool:
-    """A page that had content and now has (almost) none is a broken deploy, not a change."""
-    if old is None:
-        return False
-    before, after = _content_length(old), _content_length(new)
-    return before >= NEAR_EMPTY_BEFORE and after < min(NEAR_EMPTY_AFTER, before // 10)
+def _came_back_empty(before: int, after: int) -> bool:
+    """A page that had content and now has (almost) none is a broken deploy, not a change: under a
+    tenth of what it had (at most NEAR_EMPTY_AFTER characters), or nothing at all for a short page."""
+    return before > 0 and after < max(1, min(NEAR_EMPTY_AFTER, before // 10))
+
+
+_MAINTENANCE = re.compile(
+    r"\b(down for maintenance|under maintenance|scheduled maintenance|temporarily unavailable|"
+    r"service unavailable|be right back|we will be back soon|we'll be back soon)\b",
+    re.IGNORECASE,
+)
+MAINTENANCE_MAX = 600  # characters: a maintenance notice is short; a page that discusses one is not
 
 
 def refusal(old: str | None, new: str) -> str | None:
@@ -44,8 +51,13 @@ def refusal(old: str | None, new: str) -> str | None:
 
     Every path that writes a page (a fetch, a re-render under new rules) asks this.
     """
-    if _came_back_empty(old, new):
+    if old is None:
+        return None
+    before, after = _content_length(old), _content_length(new)
+    if _came_back_empty(before, after):
         return "came back (nearly) empty; the last snapshot is kept"
+    if after < MAINTENANCE_MAX and _MAINTENANCE.search(new) and not _MAINTENANCE.search(old):
+        return "came back as a maintenance notice; the last snapshot is kept"
     return None
 
 

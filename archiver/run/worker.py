@@ -64,6 +64,12 @@ def fetcher_for(site: Site, concurrency: int | None = None) -> Fetcher:
     )
 
 
+def body_hash(content_type: str, body: bytes) -> str:
+    """What the same-body shortcut compares: the bytes and the Content-Type they came with (a
+    corrected charset label changes the Markdown of the same bytes)."""
+    return hashlib.sha256(content_type.encode("utf-8", "replace") + b"\n" + body).hexdigest()
+
+
 def markdown_twin(url: str) -> str:
     """Where a docs site commonly serves a page's Markdown: ``<url>.md``, or ``<dir>/index.md``."""
     parts = urlsplit(url)
@@ -126,7 +132,7 @@ async def process_page(
         job,
         etag=page.etag,
         last_modified=page.last_modified,
-        body_hash=hashlib.sha256(page.body).hexdigest(),
+        body_hash=body_hash(content_type, page.body),
         final_url=None if twin else page.final_url,  # a twin is the page itself, not a redirect
         content_type=content_type,
         twin=twin,
