@@ -190,3 +190,38 @@ def test_a_latin1_page_labelled_utf8_reads_as_a_browser_shows_it() -> None:
 
     body = ("<p>Crème brûlée at the café, " * 20 + "</p>").encode("latin-1")
     assert decode(body, "text/html; charset=utf-8") == body.decode("cp1252")
+
+
+def test_a_recovered_version_is_checked_again_not_frozen(docs_server: FaultServer, tmp_path: Path) -> None:
+    """Killed after writing v2, before its commit; the site rolls back to v1: the next run must
+    end with v1 (recovery drops the validators of what it recovered), not keep v2 for ever."""
+    root, repo = tmp_path / "site", tmp_path / "archive-repo"
+    root.mkdir()
+    v1 = "<main><h1>Limits</h1>" + "<p>The API allows 60 requests a minute.</p>" * 8 + "</main>"
+    v2 = v1.replace("60 requests", "30 requests")
+    docs_server.root = root
+    (root / "page.html").write_text(v1)
+    config = tmp_path / "sites.yaml"
+    config.write_text(
+        f"sites:\n  - name: docs\n    base_url: {docs_server.url}\n    pages: [page.html, slow]\n"
+        "    retries: 0\n    timeout: 20\n"
+    )
+    subprocess.run(_archiver("run", "--config", str(config), "--repo", str(repo), "-q"), check=True, timeout=60)
+
+    (root / "page.html").write_text(v2)
+    proc = subprocess.Popen(
+        _archiver("run", "--config", str(config), "--repo", str(repo)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: "30 requests" in (repo / "docs/page.md").read_text())  # written; /slow holds the commit
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    (root / "page.html").write_text(v1)  # the deploy is rolled back: the server answers v1's ETag again
+
+    subprocess.run(_archiver("run", "--config", str(config), "--repo", str(repo), "-q"), check=True, timeout=60)
+
+    assert "60 requests" in (repo / "docs/page.md").read_text()
+    assert "60 requests" in git(repo, "show", "HEAD:docs/page.md")
+    subjects = git(repo, "log", "--format=%s").splitlines()
+    assert subjects[1].startswith("docs: recover ")  # v2 was kept, as served at the time

@@ -105,14 +105,14 @@ def test_recover_commits_written_files_and_restores_deleted_ones(archive: Archiv
     archive.write_page("s", "new.md", "new\n")
     archive.remove_page("s", "gone.md")
 
-    sha = archive.recover("s")
+    sha, touched = archive.recover("s")
 
-    assert sha is not None
+    assert sha is not None and touched == {"keep.md", "new.md", "gone.md"}
     assert "recover 2 files left by an interrupted run" in git(archive.path, "log", "-1", "--format=%s")
     assert set(git(archive.path, "ls-files").split()) == {"s/keep.md", "s/gone.md", "s/new.md"}
     assert (archive.path / "s/gone.md").read_text() == "v1\n"
     assert git(archive.path, "status", "--porcelain") == ""
-    assert archive.recover("s") is None
+    assert archive.recover("s") == (None, set())
 
 
 def test_stale_index_lock_is_cleared_under_the_run_lock(archive: ArchiveRepo) -> None:

@@ -238,27 +238,30 @@ class ArchiveRepo:
             Path(fh.name).unlink(missing_ok=True)
         return self._git("rev-parse", "HEAD").strip()
 
-    def recover(self, site: str) -> str | None:
+    def recover(self, site: str) -> tuple[str | None, set[str]]:
         """Make the site's folder match a commit again after an interrupted run.
 
         Files written but not committed hold fetched content: they are committed (nothing fetched
         is lost). Files deleted but not committed are restored from HEAD; this run decides again
-        whether they go. Returns the sha of the recovery commit, if one was needed.
+        whether they go. Returns the sha of the recovery commit (if one was needed) and the paths
+        inside the site folder it touched: their pages must be fetched in full again, since what
+        was recovered may no longer be what the server serves.
         """
         lines = self.dirty(site)
         if not lines:
-            return None
+            return None, set()
         deleted = [line[3:] for line in lines if "D" in line[:2]]
         if deleted:
             self._git("reset", "--quiet", "--", *deleted)
             self._git("checkout", "HEAD", "--", *deleted)
         stats = self.stage_site(site)
+        touched = {p.removeprefix(f"{site}/") for p in deleted} | {s.path.removeprefix(f"{site}/") for s in stats}
         if not stats:
-            return None
+            return None, touched
         logger.warning("%s: committing %d files left by an interrupted run", site, len(stats))
         listing = "\n".join(f"- {s.path}" for s in stats)
         message = (
             f"{site}: recover {len(stats)} files left by an interrupted run\n\n"
             f"These changes were written by a run that stopped before its commit.\n\n{listing}\n"
         )
-        return self.commit(message)
+        return self.commit(message), touched

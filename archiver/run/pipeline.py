@@ -29,7 +29,7 @@ from archiver.models import PageJob, PageOutcome, PageResult, RunReport, SiteRep
 from archiver.paths import assign_paths
 from archiver.run.apply import Applier
 from archiver.run.commits import commit_site, notes, run_summary
-from archiver.run.rerender import rerender, rerender_site
+from archiver.run.rerender import forget_validators, rerender, rerender_site
 from archiver.run.worker import execute, fetcher_for, rules_fingerprint, rules_of
 
 __all__ = ["NullProgress", "Progress", "discover", "rerender", "rules_of", "run", "run_site"]
@@ -110,7 +110,9 @@ def run_site(
     progress = progress or NullProgress()
     store = StateStore(repo.state_dir)
     state = store.load(site.name)
-    report = SiteReport(site.name, recovered=repo.recover(site.name))
+    report = SiteReport(site.name)
+    report.recovered, touched = repo.recover(site.name)
+    forget_validators(state, touched)
     fingerprint = rules_fingerprint(site)
     if state.rules is not None and state.rules != fingerprint:
         # new rules: re-render what we have first, as its own commit, so the docs history stays readable
