@@ -6,6 +6,7 @@ Each test reproduces one defect found by a fault campaign against a real docs si
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -225,3 +226,50 @@ def test_a_recovered_version_is_checked_again_not_frozen(docs_server: FaultServe
     assert "60 requests" in git(repo, "show", "HEAD:docs/page.md")
     subjects = git(repo, "log", "--format=%s").splitlines()
     assert subjects[1].startswith("docs: recover ")  # v2 was kept, as served at the time
+
+
+def test_after_losing_the_state_remove_after_still_holds(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    both = make_site(docs_server.url, pages=["index.html", "guide/auth.html"], remove_after=2)
+    run(make_config(both), archive)
+    (archive.state_dir / "docs.json").unlink()  # the state is lost
+
+    one = make_site(docs_server.url, pages=["index.html"], remove_after=2)
+    first = run(make_config(one), archive).sites[0]
+    assert (archive.path / "docs/guide/auth.md").exists()  # one run without it: kept
+    assert first.commit is None
+    assert {r.path: r.status for r in first.results}["guide/auth.md"] is PageStatus.GONE
+
+    second = run(make_config(one), archive).sites[0]
+    assert not (archive.path / "docs/guide/auth.md").exists()  # the second: removed
+    assert {r.path: r.status for r in second.results}["guide/auth.md"] is PageStatus.REMOVED
+
+
+@pytest.mark.parametrize(
+    ("damage", "warning"),
+    [
+        (lambda s: {**s, "pages": []}, "wrong shape"),
+        (lambda s: {**s, "pages": {u: None for u in s["pages"]}}, "wrong shape"),
+        (lambda s: {**s, "pages": {u: {**p, "etag": 5} for u, p in s["pages"].items()}}, "wrong shape"),
+        (lambda s: {**s, "pages": {u: {**p, "failures": "1"} for u, p in s["pages"].items()}}, "wrong shape"),
+        (lambda s: {**s, "pages": {u: {**p, "path": "../../x.md"} for u, p in s["pages"].items()}}, "wrong shape"),
+        (lambda s: {**s, "last_run": [1], "rules": 7, "strays": {"a.md": "x"}}, "wrong shape"),
+        (lambda s: [s], "not a JSON object"),
+        (lambda s: {**s, "version": 99}, "version 99"),
+    ],
+    ids=["pages-list", "page-null", "etag-int", "failures-str", "path-outside", "fields", "top-list", "version"],
+)
+def test_damaged_state_is_rebuilt_with_a_warning_never_a_crash(
+    docs_server: FaultServer, archive: ArchiveRepo, caplog: pytest.LogCaptureFixture, damage, warning: str
+) -> None:  # type: ignore[no-untyped-def]
+    site = make_site(docs_server.url, pages=["index.html", "guide/auth.html"])
+    run(make_config(site), archive)
+    state_file = archive.state_dir / "docs.json"
+    state_file.write_text(json.dumps(damage(json.loads(state_file.read_text()))))
+
+    report = run(make_config(site), archive).sites[0]
+
+    assert report.error is None and not report.failed
+    assert {r.status for r in report.results} == {PageStatus.UNCHANGED}  # refetched, same Markdown
+    assert warning in caplog.text and "docs.json" in caplog.text
+    again = json.loads(state_file.read_text())  # and the state is whole again
+    assert again["version"] == 1 and set(again["pages"]) == {r.url for r in report.results}

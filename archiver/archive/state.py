@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.files import write_atomic
+from archiver.paths import is_inside
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,67 @@ class SiteState:
     rules: str | None = None  # fingerprint of the conversion rules the body hashes were made with
     pages: dict[str, PageState] = field(default_factory=dict)
     last_run: dict[str, Any] = field(default_factory=dict)
+    strays: dict[str, int] = field(default_factory=dict)  # file -> runs in a row no page accounted for it
+
+
+# what each PageState field may hold (bool is not an int here: JSON true is no count)
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "etag": (str, type(None)),
+    "last_modified": (str, type(None)),
+    "body_hash": (str, type(None)),
+    "status": (str, type(None)),
+    "failures": (int,),
+    "gone": (int,),
+    "path": (str, type(None)),
+    "twin": (bool,),
+    "content_type": (str, type(None)),
+    "links": (list, type(None)),
+    "error": (str, type(None)),
+    "alerted": (bool,),
+}
+
+
+def _page_state(data: object) -> PageState | None:
+    """A PageState from its JSON, or None if anything in it has the wrong shape."""
+    if not isinstance(data, dict):
+        return None
+    values = {k: v for k, v in data.items() if k in _FIELDS}
+    for key, value in values.items():
+        if type(value) not in _FIELDS[key]:
+            return None
+    if any(values.get(k, 0) < 0 for k in ("failures", "gone")):
+        return None
+    if values.get("links") is not None and not all(isinstance(link, str) for link in values["links"]):
+        return None
+    if values.get("path") is not None and not is_inside(values["path"]):
+        return None
+    return PageState(**values)
+
+
+def _site_state(raw: dict[str, Any]) -> tuple[SiteState, int]:
+    """A SiteState from its JSON: entries of the wrong shape are dropped (and counted), never fatal."""
+    dropped = 0
+    pages: dict[str, PageState] = {}
+    raw_pages = raw.get("pages", {})
+    if not isinstance(raw_pages, dict):
+        raw_pages, dropped = {}, 1
+    for url, data in raw_pages.items():
+        page = _page_state(data)
+        if page is None:
+            dropped += 1
+        else:
+            pages[url] = page
+    rules = raw.get("rules")
+    if rules is not None and not isinstance(rules, str):
+        rules, dropped = None, dropped + 1
+    last_run = raw.get("last_run", {})
+    if not isinstance(last_run, dict):
+        last_run, dropped = {}, dropped + 1
+    raw_strays = raw.get("strays", {})
+    strays = raw_strays if isinstance(raw_strays, dict) else {}
+    strays = {k: v for k, v in strays.items() if type(v) is int and v > 0 and is_inside(k)}
+    dropped += (len(raw_strays) if isinstance(raw_strays, dict) else 1) - len(strays)
+    return SiteState(rules=rules, pages=pages, last_run=last_run, strays=strays), dropped
 
 
 class StateStore:
@@ -70,13 +132,23 @@ class StateStore:
         except (OSError, ValueError) as exc:
             logger.warning("ignoring unreadable state %s (%s); pages will be fetched in full", path, exc)
             return SiteState()
-        if not isinstance(raw, dict) or raw.get("version") != STATE_VERSION:
+        if not isinstance(raw, dict):
+            logger.warning("ignoring state %s: not a JSON object; pages will be fetched in full", path)
             return SiteState()
-        pages = {
-            url: PageState(**{k: v for k, v in p.items() if k in PageState.__slots__})
-            for url, p in raw.get("pages", {}).items()
-        }
-        return SiteState(rules=raw.get("rules"), pages=pages, last_run=raw.get("last_run", {}))
+        if raw.get("version") != STATE_VERSION:
+            logger.warning(
+                "ignoring state %s: version %r, not %d; pages will be fetched in full",
+                path,
+                raw.get("version"),
+                STATE_VERSION,
+            )
+            return SiteState()
+        state, dropped = _site_state(raw)
+        if dropped:
+            logger.warning(
+                "state %s: %d entries of the wrong shape dropped (their pages are fetched in full)", path, dropped
+            )
+        return state
 
     def save(self, site: str, state: SiteState) -> None:
         """Write the site's state atomically (a crash leaves the old file or the new one)."""
@@ -86,6 +158,7 @@ class StateStore:
             "rules": state.rules,
             "last_run": state.last_run,
             "pages": {url: asdict(p) for url, p in sorted(state.pages.items())},
+            "strays": dict(sorted(state.strays.items())),
         }
         write_atomic(self._file(site), json.dumps(data, indent=1).encode("utf-8"))
 

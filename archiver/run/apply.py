@@ -79,6 +79,7 @@ class Applier:
         self.site, self.repo, self.state, self.mapping = site, repo, state, mapping
         self.report = report  # where the results go
         self.bodies = bodies  # the raw bodies: a converted one is kept only if its page is accepted
+        self.stray_runs: dict[str, int] = {}  # file -> runs in a row no page accounted for it
         self.pages: dict[str, PageState] = {}
         self.keys = {page_key(site.base_url, u): u for u in mapping}
         self.owner: dict[str, str] = {}  # file path -> the listed URL archived in it (see claim)
@@ -218,8 +219,17 @@ class Applier:
                 self.report.results.append(PageResult(url, ps.path, PageStatus.GONE, why, fetched=False))
 
     def strays(self, archived: set[str]) -> None:
-        """Files no page accounts for (a page dropped from an older config, a crashed run's leftovers)."""
+        """Files no page accounts for (the state was lost, or a file was added by hand): like an
+        unlisted page, one is removed after ``remove_after`` runs in a row (counted in
+        ``stray_runs``), so a lost state never deletes a page that only one run did not find."""
         claimed = {ps.path for ps in self.pages.values() if ps.path} | {r.path for r in self.report.results}
         for rel in sorted(archived - claimed):
-            if self.repo.remove_page(self.site.name, rel):
-                self.report.results.append(PageResult("", rel, PageStatus.REMOVED, "no longer listed", fetched=False))
+            runs = self.state.strays.get(rel, 0) + 1
+            if runs >= self.site.remove_after:
+                if self.repo.remove_page(self.site.name, rel):
+                    result = PageResult("", rel, PageStatus.REMOVED, "no longer listed", fetched=False)
+                    self.report.results.append(result)
+                continue
+            self.stray_runs[rel] = runs
+            why = f"no page lists it ({runs} of {self.site.remove_after} runs before removal)"
+            self.report.results.append(PageResult("", rel, PageStatus.GONE, why, fetched=False))

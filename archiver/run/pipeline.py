@@ -123,6 +123,7 @@ def run_site(
         report.notes = notes(report.results)
         commit_site(repo, site, report)
         state.pages = work.pages
+        state.strays = work.stray_runs
         state.rules = fingerprint
         state.last_run = run_summary(report)
         store.save(site.name, state)
