@@ -273,3 +273,23 @@ def test_damaged_state_is_rebuilt_with_a_warning_never_a_crash(
     assert warning in caplog.text and "docs.json" in caplog.text
     again = json.loads(state_file.read_text())  # and the state is whole again
     assert again["version"] == 1 and set(again["pages"]) == {r.url for r in report.results}
+
+
+def test_leftovers_of_a_killed_run_are_cleared_under_the_lock(docs_server: FaultServer, archive: ArchiveRepo) -> None:
+    site = make_site(docs_server.url, pages=["index.html"])
+    run(make_config(site), archive)
+    meta = archive.meta
+    leftovers = [
+        meta / "tmpa1b2c3.msg",  # a commit message (killed during git commit)
+        meta / "tmp" / ".tmp-x.tmp",  # a page being written
+        meta / "state" / ".tmp-y.tmp",  # the state being saved
+        next((meta / "bodies" / "docs").iterdir()).with_suffix(".new"),  # a body never accepted
+    ]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+
+    run(make_config(site), archive)
+
+    assert [p for p in leftovers if p.exists()] == []
+    assert sorted(p.name for p in (meta / "state").iterdir()) == ["docs.json"]

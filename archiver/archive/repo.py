@@ -120,10 +120,21 @@ class ArchiveRepo:
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             _HELD_LOCKS.add(fd)
             self._clear_stale_git_locks()
+            self._clear_leftovers()
             yield
         finally:
             _HELD_LOCKS.discard(fd)
             os.close(fd)  # closing releases the flock
+
+    # what a killed run leaves: a commit message, files half written (files.write_atomic's names),
+    # raw bodies never accepted; under the lock nobody else is writing them
+    LEFTOVERS = ("*.msg", "tmp/.tmp-*", "state/.tmp-*", "bodies/*/.tmp-*", "bodies/*/*.new")
+
+    def _clear_leftovers(self) -> None:
+        for pattern in self.LEFTOVERS:
+            for path in self.meta.glob(pattern):
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
     def _clear_stale_git_locks(self) -> None:
         """Remove an ``index.lock`` left by a git process killed mid-run (we hold the run lock)."""
