@@ -17,12 +17,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from archiver.errors import ArchiverError, ConfigError, FetchError, HistoryError
 from archiver.models import PageResult, PageStatus, SiteReport
+from archiver.text import one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
 
@@ -41,6 +43,12 @@ RepoOpt = Annotated[Path, typer.Option("--repo", "-r", help="The archive git rep
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")]
 WaitOpt = Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")]
 WorkersOpt = Annotated[int, typer.Option(help="Worker processes for fetch + convert (default: cores).")]
+
+
+def printable(text: str) -> str:
+    """Outside text (URLs, errors, paths) for one terminal line: control codes escaped, and rich
+    markup escaped too, so ``[role=main]`` prints as written."""
+    return escape(one_line(text))
 
 
 def setup_logging(verbose: bool, *, daemon: bool = False) -> None:
@@ -65,7 +73,7 @@ def reported(verbose: bool) -> Iterator[None]:
     except ArchiverError as exc:
         if verbose:
             err.print_exception()
-        err.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[red]{type(exc).__name__}[/red]: {printable(str(exc))}", highlight=False, soft_wrap=True)
         code = EXIT_STORE
         if isinstance(exc, ConfigError | HistoryError):
             code = EXIT_USAGE
@@ -111,7 +119,8 @@ class TermProgress:
             self.bar.advance(self.tasks[site])
         elif not self.quiet and result.status is not PageStatus.UNCHANGED:
             detail = f" ({result.error})" if result.error else ""
-            err.print(f"{site}: {result.status.value} {result.path}{detail}", highlight=False, soft_wrap=True)
+            line = one_line(f"{site}: {result.status.value} {result.path}{detail}")
+            err.print(line, highlight=False, markup=False, soft_wrap=True)
 
     def site_finished(self, report: SiteReport) -> None:
         if self.bar and report.site in self.tasks:

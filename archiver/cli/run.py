@@ -32,6 +32,7 @@ from archiver.cli.common import (
     command,
     err,
     out,
+    printable,
     summary_table,
 )
 from archiver.config import load_config
@@ -95,15 +96,16 @@ def _show_run(report: RunReport, code: int, *, quiet: bool, as_json: bool) -> No
         pushed = f"sent {report.push.commit[:10]}" if report.push.pushed and report.push.commit else "up to date"
         out.print(f"pushed to {report.push.remote}: {pushed}", highlight=False)
     if report.push and report.push.error:
-        err.print(f"[red]push[/red]: {report.push.error}", highlight=False, soft_wrap=True)
+        err.print(f"[red]push[/red]: {printable(report.push.error)}", highlight=False, soft_wrap=True)
     for site in report.sites:
         for note in site.notes:
-            err.print(f"[yellow]{site.site}[/yellow]: note: {note}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]{site.site}[/yellow]: note: {printable(note)}", highlight=False, soft_wrap=True)
         if site.error:
-            err.print(f"[red]{site.site}[/red]: {site.error}", highlight=False, soft_wrap=True)
+            err.print(f"[red]{site.site}[/red]: {printable(site.error)}", highlight=False, soft_wrap=True)
         for r in site.results:
             if r.status is PageStatus.FAILED:
-                err.print(f"[red]{site.site}[/red]: failed {r.url}: {r.error}", highlight=False, soft_wrap=True)
+                failed = printable(f"failed {r.url}: {r.error}")
+                err.print(f"[red]{site.site}[/red]: {failed}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -46,6 +46,12 @@ def _check_http_url(value: str, what: str) -> str:
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
         raise ValueError(f"{what} is not a valid URL ({exc}): {value!r}") from None
+    if parts.username is not None or parts.password is not None:
+        # they would reach commit trailers, the state and the logs; git and httpx have better places
+        raise ValueError(
+            f"{what} must not carry credentials (user:password@{parts.hostname}); "
+            "archiver fetches public docs, and a URL's credentials would end up in commits and logs"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{what} must be an absolute http(s) URL with a host, got {value!r}")
     return value
@@ -189,12 +195,12 @@ class Site(_Frozen):
         base_path = urlsplit(self.base_url).path
         for i, page in enumerate(self.pages):
             url = urljoin(self.base_url, page)
-            if not url.startswith(self.base_url) or not _resolved_path(url).startswith(base_path):
-                raise FieldError(("pages", i), f"page {page!r} resolves to {url}, outside base_url")
             try:
-                _check_http_url(url, "page")
+                _check_http_url(url, "page")  # first: a URL with credentials must not be shown
             except ValueError as exc:
                 raise FieldError(("pages", i), str(exc)) from None
+            if not url.startswith(self.base_url) or not _resolved_path(url).startswith(base_path):
+                raise FieldError(("pages", i), f"page {page!r} resolves to {url}, outside base_url")
         return self
 
     def page_urls(self) -> list[str]:

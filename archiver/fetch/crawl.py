@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import posixpath
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +97,17 @@ def normalise_url(url: str, query: str = "drop") -> str:
     return urlunsplit((scheme, netloc, resolved, q, ""))
 
 
+_TAB_OR_NEWLINE = re.compile("[\t\n\r]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean_link(text: str) -> str | None:
+    """A link as a browser reads it (tabs and line breaks inside are dropped, per the URL standard),
+    or None if it still holds a control code: such a URL is hostile, never a page."""
+    text = _TAB_OR_NEWLINE.sub("", text.strip())
+    return None if not text or _CONTROL.search(text) else text
+
+
 def page_links(body: bytes, url: str) -> list[str]:
     """The absolute targets of a page's ``<a href>`` links (honouring ``<base href>``)."""
     try:
@@ -108,7 +120,7 @@ def page_links(body: bytes, url: str) -> list[str]:
         break
     out = []
     for href in doc.xpath("//a/@href"):
-        text = str(href).strip()
+        text = clean_link(str(href)) or ""
         if text and not text.startswith(("mailto:", "javascript:", "tel:", "data:", "#")):
             try:
                 out.append(urljoin(base, text))

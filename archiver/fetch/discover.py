@@ -28,7 +28,7 @@ from lxml import etree
 from archiver.config import Site
 from archiver.errors import FetchError
 from archiver.fetch.client import USER_AGENT, Fetcher
-from archiver.fetch.crawl import crawl
+from archiver.fetch.crawl import clean_link, crawl
 from archiver.models import FetchedPage
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ def _xml(body: bytes, url: str) -> etree._Element:
 
 
 def _locs(root: etree._Element) -> list[str]:
-    return [(el.text or "").strip() for el in root.iter("{*}loc") if (el.text or "").strip()]
+    found = (clean_link(el.text or "") for el in root.iter("{*}loc"))
+    return [loc for loc in found if loc]
 
 
 async def sitemap_urls(fetcher: Fetcher, sitemap: str, base_url: str) -> list[str]:
@@ -102,8 +103,11 @@ async def llms_txt_urls(fetcher: Fetcher, llms_txt: str, base_url: str) -> list[
     text = page.body.decode("utf-8", errors="replace")
     urls = []
     for target in _LLMS_LINK.findall(text):
+        link = clean_link(target)
+        if link is None:
+            continue
         try:
-            full = urldefrag(urljoin(llms_txt, target))[0]
+            full = urldefrag(urljoin(llms_txt, link))[0]
         except ValueError:
             continue
         if full.startswith(base_url):

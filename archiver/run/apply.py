@@ -51,10 +51,14 @@ def refusal(old: str | None, new: str) -> str | None:
 
     Every path that writes a page (a fetch, a re-render under new rules) asks this.
     """
-    if old is None:
+    after = _content_length(new)
+    if old is None:  # a first version: a blank body or a maintenance notice is no snapshot either
+        if after == 0 and not new.startswith("---\ntitle: "):  # (an empty page with a title is kept:
+            return "is blank; it is archived once it has content"  # a search page filled in by JS)
+        if after < MAINTENANCE_MAX and _MAINTENANCE.search(new):
+            return "is a maintenance notice; it is archived once the page is back"
         return None
-    before, after = _content_length(old), _content_length(new)
-    if _came_back_empty(before, after):
+    if _came_back_empty(_content_length(old), after):
         return "came back (nearly) empty; the last snapshot is kept"
     if after < MAINTENANCE_MAX and _MAINTENANCE.search(new) and not _MAINTENANCE.search(old):
         return "came back as a maintenance notice; the last snapshot is kept"
@@ -116,7 +120,7 @@ class Applier:
         """Write, move or remove one page's file according to its outcome; update its state."""
         result = self._apply(outcome, links)
         if self.bodies is not None and outcome.kind is OutcomeKind.CONVERTED:
-            if result.status is PageStatus.FAILED:
+            if result.status in (PageStatus.FAILED, PageStatus.SKIPPED):
                 self.bodies.discard(outcome.job.url)
             else:
                 self.bodies.accept(outcome.job.url)
@@ -161,6 +165,9 @@ class Applier:
         old = read_text(repo, site.name, job.path)
         markdown = outcome.markdown if kind is OutcomeKind.CONVERTED else old
         problem = refusal(old, markdown) if markdown is not None else None
+        if problem and old is None:  # nothing to keep yet: not a failure, and nothing written
+            ps.status = PageStatus.SKIPPED.value
+            return PageResult(job.url, job.path, PageStatus.SKIPPED, problem)
         if problem:
             return self.failed(job, ps, f"{job.url}: {problem}")
         ps.failures, ps.gone, ps.error = 0, 0, None

@@ -8,6 +8,7 @@ from archiver import __version__
 from archiver.archive.repo import ArchiveRepo
 from archiver.config import Site
 from archiver.models import FileStat, PageResult, PageStatus, SiteReport
+from archiver.text import one_line
 
 
 def commit_message(site: Site, results: list[PageResult], stats: list[FileStat], *, rules: bool = False) -> str:
@@ -36,7 +37,7 @@ def commit_message(site: Site, results: list[PageResult], stats: list[FileStat],
             lines.append(f"{title}:")
             for r in group:
                 why = f" ({r.error})" if status in (PageStatus.REMOVED, PageStatus.MOVED) and r.error else ""
-                lines.append(f"- {r.path}  {r.url}{why}".rstrip())
+                lines.append(one_line(f"- {r.path}  {r.url}{why}").rstrip())  # outside text: one line, always
             lines.append("")
     kind = "rules" if rules else "docs"
     lines += [f"Source: {site.base_url}", f"Change-Kind: {kind}", f"Archived-By: archiver {__version__}", ""]
