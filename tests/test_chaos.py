@@ -132,6 +132,9 @@ class ChaosHandler(BaseHTTPRequestHandler):
 class ChaosServer(ThreadingHTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client SIGKILLed mid-request resets its connection: expected here, not news
+
     def __init__(self, site: ChaosSite) -> None:
         super().__init__(("127.0.0.1", 0), ChaosHandler)
         self.site = site
