@@ -62,6 +62,14 @@ def _converter() -> Any:
                 return "\n" + text
             return str(super().convert_br(el, text, parent_tags))  # type: ignore[misc]
 
+        def convert_pre(self, el: Any, text: str, parent_tags: set[str]) -> str:
+            out = str(super().convert_pre(el, text, parent_tags))  # type: ignore[misc]
+            longest = max((len(run) for run in re.findall("`+", text)), default=0)
+            if longest < 3 or not out.startswith("\n\n```") or not out.endswith("```\n\n"):
+                return out
+            fence = "`" * (longest + 1)  # longer than any run of backticks inside, so it cannot end early
+            return "\n\n" + fence + out[5:-5] + fence + "\n\n"
+
         def convert_td(self, el: Any, text: str, parent_tags: set[str]) -> str:
             return str(super().convert_td(el, text.replace("|", "\\|"), parent_tags))  # type: ignore[misc]
 

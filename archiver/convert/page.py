@@ -23,12 +23,13 @@ from lxml.cssselect import CSSSelector
 
 from archiver.config import DEFAULT_CONTENT
 from archiver.convert import generators
+from archiver.convert.code import verbatim_code
 from archiver.convert.markdown import fragment_to_markdown
 from archiver.errors import ConvertError, InvalidJSONError, NotAPageError
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
 # shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).
-CONVERTER_VERSION = "3"
+CONVERTER_VERSION = "4"
 
 ALWAYS_STRIP = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "link", "meta")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
@@ -36,6 +37,7 @@ _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNOR
 # query parameters that only bust caches; dropped from image and link URLs so a rebuild is no diff
 # (only on images: on a link, ?ver=2.1 may well be the point)
 _CACHE_BUSTERS = {"v", "ver", "version", "hash", "h", "cb", "t", "ts", "_", "rev", "cache"}
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
 
@@ -96,8 +98,11 @@ def decode(body: bytes, content_type: str) -> str:
     not text (garbage, undecodable bytes)."""
     if body.startswith((b"\xff\xfe", b"\xfe\xff")):
         return _checked(body.decode("utf-16", errors="replace"))  # the BOM says which byte order
-    if b"\x00" in body[:65536]:
+    nuls = body.count(b"\x00", 0, 65536)
+    if nuls > min(len(body), 65536) // 100:
         raise ConvertError("body is binary (contains NUL bytes), not a text page")
+    if nuls:  # a few stray NULs in a text page: a browser shows the page without them
+        body = body.replace(b"\x00", b"")
     if body.startswith(b"\xef\xbb\xbf"):
         return _checked(body[3:].decode("utf-8", errors="replace"))
     names = list(dict.fromkeys([*declared_charsets(body, content_type), "utf-8"]))
@@ -244,6 +249,7 @@ def _refuse_login_wall(content: Any) -> None:
 
 def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
     """Convert an HTML page to ``(title, markdown body)``; links and images become absolute."""
+    html = _XML_DECLARATION.sub("", html, count=1)  # lxml refuses a str that declares its encoding
     try:
         doc: lxml.html.HtmlElement = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError) as exc:
@@ -267,6 +273,7 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
         if src:
             el.set("src", _strip_cache_busters(src))
     title = _title(doc, content)
+    verbatim_code(content)
     _prune_attributes(content)
     return title, fragment_to_markdown(lxml.html.tostring(content, encoding="unicode"))
 

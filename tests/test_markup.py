@@ -1,0 +1,107 @@
+"""Whatever a browser displays converts: markup flavours, and code kept verbatim (issue 10).
+
+Small fixtures of our own, one per class of problem found on real generators' sites: XHTML with an
+XML declaration (DocBook, AsciiDoc), stray NUL bytes, upper-case tags, ``<base href>``, per-line
+code markup (Docusaurus' token lines, Shiki's line spans, Pygments' line-number tables) and code
+that itself holds a fence.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from archiver.config import Site
+from archiver.convert.page import to_markdown
+from archiver.run.worker import rules_of
+
+RULES = rules_of(Site(name="x", base_url="https://docs.example.com/"))
+URL = "https://docs.example.com/guide/page.html"
+CODE = ["def handler(event):", "    if event.ok:", "        return 200", "", "    return 500"]
+
+
+def convert(body: bytes | str, content_type: str = "text/html") -> str:
+    data = body.encode() if isinstance(body, str) else body
+    return to_markdown(data, content_type, URL, RULES)
+
+
+def fenced(markdown: str) -> list[str]:
+    """The lines inside the first fenced block."""
+    m = re.search(r"^(`{3,})[^\n]*\n(.*?)\n\1$", markdown, re.S | re.M)
+    assert m, markdown
+    return m.group(2).split("\n")
+
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "application/xhtml+xml"])
+def test_xhtml_with_an_xml_declaration(content_type: str) -> None:
+    page = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+        '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>git-log(1)</title></head>'
+        "<body><div id='content'><h1>git-log(1)</h1><p>Show commit logs.</p></div></body></html>"
+    )
+    out = convert(page, content_type)
+    assert "# git-log(1)" in out and "Show commit logs." in out
+
+
+def test_comments_whitespace_upper_case_and_stray_nuls() -> None:
+    page = b"\n  <!-- by hand -->\n<!DOCTYPE HTML><HTML><BODY><MAIN><H1>Upper</H1><P>Te\x00xt.</P></MAIN></BODY></HTML>"
+    out = convert(page)
+    assert "# Upper" in out and "Text." in out
+
+
+def test_base_href_decides_where_links_go() -> None:
+    page = (
+        '<html><head><base href="https://docs.example.com/v2/"></head>'
+        '<body><main><p><a href="api.html">API</a></p></main></body></html>'
+    )
+    assert "[API](https://docs.example.com/v2/api.html)" in convert(page)
+
+
+def _docusaurus(lines: list[str]) -> str:
+    spans = "".join(
+        f'<span class="token-line"><span class="token plain">{line or " "}</span><br></span>' for line in lines
+    )
+    return f'<main><pre class="prism-code language-python"><code>{spans}</code></pre></main>'
+
+
+def _shiki(lines: list[str]) -> str:
+    spans = "\n".join(f'<span class="line"><span style="color:#f00">{line}</span></span>' for line in lines)
+    return f'<main><pre class="shiki"><code class="language-python">{spans}</code></pre></main>'
+
+
+def _div_lines(lines: list[str]) -> str:
+    divs = "".join(f'<div class="token-line">{line}</div>' for line in lines)
+    return f'<main><pre><code class="language-python">{divs}</code></pre></main>'
+
+
+def _pygments_table(lines: list[str]) -> str:
+    numbers = "\n".join(str(n) for n in range(1, len(lines) + 1))
+    code = "\n".join(lines)
+    return (
+        '<main><div class="highlight-python notranslate"><table class="highlighttable"><tr>'
+        f'<td class="linenos"><div class="linenodiv"><pre>{numbers}</pre></div></td>'
+        f'<td class="code"><div class="highlight"><pre><span></span>{code}\n</pre></div></td>'
+        "</tr></table></div></main>"
+    )
+
+
+def _pygments_inline(lines: list[str]) -> str:
+    code = "\n".join(f'<span class="linenos">{n}</span>{line}' for n, line in enumerate(lines, 1))
+    return f'<main><div class="highlight"><pre>{code}</pre></div></main>'
+
+
+@pytest.mark.parametrize("build", [_docusaurus, _shiki, _div_lines, _pygments_table, _pygments_inline])
+def test_every_code_line_keeps_its_indentation(build) -> None:  # type: ignore[no-untyped-def]
+    out = convert(build(CODE))
+    assert fenced(out) == CODE, out
+    assert out.count("```") == 2  # one block: no gutter turned into a block of its own
+
+
+def test_a_fence_inside_code_gets_a_longer_fence() -> None:
+    code = "Write this in README.md:\n\n```python\nprint(1)\n```\n\nThen commit."
+    out = convert(f"<main><p>Example:</p><pre><code>{code}</code></pre><p>After the block.</p></main>")
+    assert fenced(out) == code.split("\n")
+    assert "\n````\n" in out and out.rstrip().endswith("After the block.")
