@@ -105,3 +105,37 @@ def test_a_fence_inside_code_gets_a_longer_fence() -> None:
     out = convert(f"<main><p>Example:</p><pre><code>{code}</code></pre><p>After the block.</p></main>")
     assert fenced(out) == code.split("\n")
     assert "\n````\n" in out and out.rstrip().endswith("After the block.")
+
+
+SIG = (  # as Sphinx 7 writes it: no white space between the spans but where a space is shown
+    '<dt class="sig sig-object py" id="flask.Flask"><em class="property"><span class="pre">class</span> </em>'
+    '<span class="sig-prename descclassname"><span class="pre">flask.</span></span>'
+    '<span class="sig-name descname"><span class="pre">Flask</span></span><span class="sig-paren">(</span>'
+    '<em class="sig-param"><span class="n"><span class="pre">import_name</span></span></em>, '
+    '<em class="sig-param"><span class="n"><span class="pre">initial</span></span>'
+    '<span class="p"><span class="pre">:</span></span> <span class="n"><span class="pre">Mapping</span>'
+    '<span class="p"><span class="pre">[</span></span><span class="pre">str</span>'
+    '<span class="p"><span class="pre">,</span></span> <span class="pre">Any</span>'
+    '<span class="p"><span class="pre">]</span></span></span> <span class="o"><span class="pre">|</span></span> '
+    '<span class="pre">None</span> <span class="o"><span class="pre">=</span></span> '
+    '<span class="default_value"><span class="pre">None</span></span></em><span class="sig-paren">)</span>'
+    '<a class="headerlink" href="#flask.Flask">¶</a></dt>'
+)
+SPHINX_API = f"""<main><section><h1>flask.Flask</h1>
+<dl class="py class">
+{SIG}
+<dd><p>The flask object implements a WSGI application.</p>
+<div class="admonition warning"><p class="admonition-title">Warning</p><p>Do not share it between threads.</p></div>
+<div class="admonition note"><p>Untitled notes say what they are.</p></div>
+<details><summary>More options</summary><p>Set <code>debug</code> for reloads.</p></details>
+</dd></dl></section></main>"""
+
+
+def test_an_api_page_reads_as_signatures_and_marked_blocks() -> None:
+    out = re.sub(r"(?m)^ +", "", convert(SPHINX_API))  # (the blocks sit in a definition, indented)
+    assert "`class flask.Flask(import_name, initial: Mapping[str, Any] | None = None)`" in out
+    assert "*" not in out.split("`class flask.Flask")[1].split("`")[0]  # no emphasis soup
+    assert "> **Warning**\n>\n> Do not share it between threads." in out
+    assert "> **Note**\n>\n> Untitled notes say what they are." in out
+    assert "> **▸ More options**\n>\n> Set `debug` for reloads." in out
+    assert "The flask object implements a WSGI application." in out

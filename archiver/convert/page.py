@@ -23,6 +23,7 @@ from lxml.cssselect import CSSSelector
 
 from archiver.config import DEFAULT_CONTENT
 from archiver.convert import generators
+from archiver.convert.blocks import readable_blocks
 from archiver.convert.code import verbatim_code
 from archiver.convert.markdown import fragment_to_markdown
 from archiver.errors import ConvertError, InvalidJSONError, NotAPageError
@@ -274,6 +275,7 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
             el.set("src", _strip_cache_busters(src))
     title = _title(doc, content)
     verbatim_code(content)
+    readable_blocks(content)
     _prune_attributes(content)
     return title, fragment_to_markdown(lxml.html.tostring(content, encoding="unicode"))
 
