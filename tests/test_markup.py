@@ -139,3 +139,40 @@ def test_an_api_page_reads_as_signatures_and_marked_blocks() -> None:
     assert "> **Note**\n>\n> Untitled notes say what they are." in out
     assert "> **▸ More options**\n>\n> Set `debug` for reloads." in out
     assert "The flask object implements a WSGI application." in out
+
+
+DOCUSAURUS_TABS = """<main><div class="tabs-container"><ul role="tablist" class="tabs">
+<li role="tab" aria-selected="true">npm</li><li role="tab" aria-selected="false">Yarn</li></ul>
+<div class="margin-top--md"><div role="tabpanel"><pre><code>npm install acme</code></pre></div>
+<div role="tabpanel" hidden=""><pre><code>yarn add acme</code></pre></div></div></div></main>"""
+MATERIAL_TABS = """<main><div class="tabbed-set tabbed-alternate" data-tabs="1:2">
+<input checked="checked" id="__tabbed_1_1" name="__tabbed_1" type="radio">
+<input id="__tabbed_1_2" name="__tabbed_1" type="radio">
+<div class="tabbed-labels"><label for="__tabbed_1_1">Python</label><label for="__tabbed_1_2">Shell</label></div>
+<div class="tabbed-content"><div class="tabbed-block"><pre><code>import acme</code></pre></div>
+<div class="tabbed-block"><pre><code>acme --help</code></pre></div></div></div></main>"""
+SPHINX_TABS = """<main><div class="sphinx-tabs docutils container"><div aria-label="Tabbed content" role="tablist">
+<button aria-controls="panel-0-0" aria-selected="true" class="sphinx-tabs-tab" role="tab">Linux</button>
+<button aria-controls="panel-0-1" aria-selected="false" class="sphinx-tabs-tab" role="tab">Windows</button></div>
+<div class="sphinx-tabs-panel" id="panel-0-0" role="tabpanel"><pre><code>./run.sh</code></pre></div>
+<div class="sphinx-tabs-panel" hidden="true" id="panel-0-1" role="tabpanel"><pre><code>run.bat</code></pre></div>
+</div></main>"""
+
+
+@pytest.mark.parametrize(
+    ("page", "tabs"),
+    [
+        (DOCUSAURUS_TABS, [("npm", "npm install acme"), ("Yarn", "yarn add acme")]),
+        (MATERIAL_TABS, [("Python", "import acme"), ("Shell", "acme --help")]),
+        (SPHINX_TABS, [("Linux", "./run.sh"), ("Windows", "run.bat")]),
+    ],
+    ids=["docusaurus", "mkdocs-material", "sphinx-tabs"],
+)
+def test_tabbed_code_keeps_every_tab_with_its_label(page: str, tabs: list[tuple[str, str]]) -> None:
+    out = convert(page)
+    at = 0
+    for label, code in tabs:  # each label, then its code, in order; nothing of the tab bar besides
+        at = out.index(f"**{label}**", at)
+        at = out.index(f"```\n{code}\n```", at)
+    body = out.split("---\n\n", 1)[1]
+    assert body.count("**") == 2 * len(tabs)

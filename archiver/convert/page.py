@@ -26,6 +26,7 @@ from archiver.convert import generators
 from archiver.convert.blocks import readable_blocks
 from archiver.convert.code import verbatim_code
 from archiver.convert.markdown import fragment_to_markdown
+from archiver.convert.tabs import labelled_tabs
 from archiver.errors import ConvertError, InvalidJSONError, NotAPageError
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
@@ -265,6 +266,7 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
     defaults = (preset.content if preset else ()) + tuple(DEFAULT_CONTENT)
     content = _select_content(doc, rules.content, defaults) if rules.content else _select_content(doc, defaults)
     _refuse_login_wall(content)
+    labelled_tabs(content)  # before the chrome goes: some tab bars are buttons
     for sel in rules.strip + (preset.strip if preset else ()):
         for el in _compiled(sel)(content):
             if el is not content and el.getparent() is not None:
