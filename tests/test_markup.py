@@ -176,3 +176,12 @@ def test_tabbed_code_keeps_every_tab_with_its_label(page: str, tabs: list[tuple[
         at = out.index(f"```\n{code}\n```", at)
     body = out.split("---\n\n", 1)[1]
     assert body.count("**") == 2 * len(tabs)
+
+
+def test_sphinx_default_highlighting_is_python() -> None:
+    block = '<div class="highlight-default notranslate"><div class="highlight"><pre>print(1)\n</pre></div></div>'
+    head = '<head><meta name="generator" content="Sphinx 7.2.6"></head>'
+    sphinx = f'<html>{head}<body><div role="main">{block}</div></body></html>'
+    plain = f"<html><body><main>{block}</main></body></html>"
+    assert "```python\nprint(1)\n```" in convert(sphinx)
+    assert "```\nprint(1)\n```" in convert(plain)  # elsewhere "default" says nothing

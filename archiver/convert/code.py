@@ -71,16 +71,21 @@ def _text(pre: Any) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
-def _language_class(pre: Any) -> str | None:
+def _language_class(pre: Any, default_language: str | None) -> str | None:
     code = pre.find(".//code")
     for el in (code, pre):
         if el is not None and el.get("class"):
             return str(el.get("class"))
+    if default_language:  # Sphinx's highlight-default: the project's highlight_language, left as is
+        for ancestor in pre.iterancestors():
+            if "highlight-default" in (ancestor.get("class") or "").split():
+                return f"language-{default_language}"
     return None
 
 
-def verbatim_code(content: Any) -> None:
-    """Rewrite every ``<pre>`` under ``content`` (in place) to one ``<code>`` of plain text."""
+def verbatim_code(content: Any, default_language: str | None = None) -> None:
+    """Rewrite every ``<pre>`` under ``content`` (in place) to one ``<code>`` of plain text;
+    ``default_language`` is what a generator's "default" highlighting means (Sphinx: Python)."""
     tables: list[Any] = content.xpath(".//table[.//pre]")
     for table in tables:
         cells: list[Any] = table.xpath(".//td[contains(concat(' ', normalize-space(@class), ' '), ' code ')]")
@@ -95,7 +100,7 @@ def verbatim_code(content: Any) -> None:
             if gutter is not pre and isinstance(gutter, lxml.html.HtmlElement):
                 gutter.drop_tree()  # keeps its tail: inline numbers are followed by the code
         text = _text(pre)
-        language = _language_class(pre)
+        language = _language_class(pre, default_language)
         for child in list(pre):
             pre.remove(child)
         pre.text = None

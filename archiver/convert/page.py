@@ -276,7 +276,9 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
         if src:
             el.set("src", _strip_cache_busters(src))
     title = _title(doc, content)
-    verbatim_code(content)
+    # Sphinx marks blocks in its default language "highlight-default": Python 3, unless the project
+    # set highlight_language, which Sphinx then writes as the block's class instead
+    verbatim_code(content, "python" if preset is not None and preset.name == "sphinx" else None)
     readable_blocks(content)
     _prune_attributes(content)
     return title, fragment_to_markdown(lxml.html.tostring(content, encoding="unicode"))
