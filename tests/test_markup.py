@@ -185,3 +185,20 @@ def test_sphinx_default_highlighting_is_python() -> None:
     plain = f"<html><body><main>{block}</main></body></html>"
     assert "```python\nprint(1)\n```" in convert(sphinx)
     assert "```\nprint(1)\n```" in convert(plain)  # elsewhere "default" says nothing
+
+
+ASCIIDOC_NOTE = """<div id="content"><h1>gitcore-tutorial(7)</h1><div class="admonitionblock"><table><tr>
+<td class="icon"><div class="title">Note</div></td><td class="content">Here is an ASCII art:
+<div class="listingblock"><div class="content"><pre><code>             diff-tree
+              +----+
+              |    |
+              V    V</code></pre></div></div></td></tr></table></div>
+<table class="tableblock"><tr><td>data</td><td>cells</td></tr></table></div>"""
+
+
+def test_code_in_an_asciidoc_admonition_table_survives() -> None:
+    out = convert(ASCIIDOC_NOTE)
+    art = ["             diff-tree", "              +----+", "              |    |", "              V    V"]
+    assert "\n".join(["> ```", *(f"> {line}" for line in art), "> ```"]) in out  # inside the note, verbatim
+    assert "> **Note**" in out
+    assert "| data | cells |" in out  # a table of data stays a table

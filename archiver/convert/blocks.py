@@ -17,10 +17,12 @@ import lxml.html
 from lxml.cssselect import CSSSelector
 
 _SIGNATURES = CSSSelector("dt.sig, dl.function > dt[id], dl.class > dt[id], dl.method > dt[id], dl.attribute > dt[id]")
-_ADMONITIONS = CSSSelector(".admonition, .theme-admonition, .markdown-alert, div.alert[role=alert]")
+_ADMONITIONS = CSSSelector(".admonition, .admonitionblock, .theme-admonition, .markdown-alert, div.alert[role=alert]")
 _TITLES = CSSSelector(
-    ".admonition-title, .markdown-alert-title, [class*=admonitionHeading], .alert > strong:first-child"
+    ".admonition-title, .markdown-alert-title, [class*=admonitionHeading], .alert > strong:first-child, "
+    ".admonitionblock .icon"
 )
+_CELLS = "./tr/td | ./tr/th | ./*/tr/td | ./*/tr/th"
 
 
 def _words(el: Any) -> str:
@@ -54,7 +56,8 @@ def _admonition(box: Any) -> None:
     if titles and titles[0].getparent() is not None:
         titles[0].drop_tree()
     if not title:  # Sphinx and MkDocs name the kind in the class when the title is left out
-        kinds = [c for c in (box.get("class") or "").split() if c not in ("admonition", "theme-admonition")]
+        generic = ("admonition", "admonitionblock", "theme-admonition")
+        kinds = [c for c in (box.get("class") or "").split() if c not in generic]
         title = kinds[0].removeprefix("admonition-").capitalize() if kinds else "Note"
     box.tag = "blockquote"
     box.insert(0, _bold_line(title))
@@ -71,8 +74,30 @@ def _details(details: Any) -> None:
     details.text = None
 
 
+def _unwrap_layout_tables(content: Any) -> None:
+    """A table that holds code, or frames an admonition (AsciiDoc), is layout, not data: its cells
+    become blocks one after another, since a Markdown table cell cannot hold a code block."""
+    for table in list(content.iter("table")):
+        parent = table.getparent()
+        if parent is None or not (
+            table.xpath(".//pre") or table.xpath("ancestor::*[contains(@class, 'admonitionblock')]")
+        ):
+            continue
+        holder = lxml.html.Element("div")
+        for cell in table.xpath(_CELLS):
+            block = lxml.html.Element("div")
+            if cell.get("class"):
+                block.set("class", cell.get("class"))
+            block.text = cell.text
+            block.extend(list(cell))
+            holder.append(block)
+        holder.tail = table.tail
+        parent.replace(table, holder)
+
+
 def readable_blocks(content: Any) -> None:
-    """Rewrite signatures, admonitions and ``<details>`` under ``content`` in place."""
+    """Rewrite layout tables, signatures, admonitions and ``<details>`` under ``content`` in place."""
+    _unwrap_layout_tables(content)
     signatures: list[Any] = _SIGNATURES(content)  # type: ignore[assignment]
     for dt in signatures:
         _signature(dt)
