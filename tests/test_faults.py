@@ -293,3 +293,25 @@ def test_leftovers_of_a_killed_run_are_cleared_under_the_lock(docs_server: Fault
 
     assert [p for p in leftovers if p.exists()] == []
     assert sorted(p.name for p in (meta / "state").iterdir()) == ["docs.json"]
+
+
+def test_a_recovered_version_is_checked_again_on_a_crawled_site_too(
+    docs_server: FaultServer, archive: ArchiveRepo, tmp_path: Path
+) -> None:
+    """The crawl asks conditionally as well: it must not use the validators recovery dropped."""
+    root = tmp_path / "site"
+    root.mkdir()
+    v1 = "<main><h1>Limits</h1>" + "<p>The API allows 60 requests a minute.</p>" * 8 + "</main>"
+    (root / "index.html").write_text('<main><h1>Home</h1><p>See <a href="page.html">the limits</a>.</p></main>')
+    (root / "page.html").write_text(v1)
+    docs_server.root = root
+    site = make_site(docs_server.url, pages=[], crawl={"start": ["index.html"]})
+    run(make_config(site), archive)
+    # what a run killed before its commit leaves: v2 written, the state still holding v1's ETag
+    page = archive.path / "docs/page.md"
+    page.write_text(page.read_text().replace("60 requests", "30 requests"))
+
+    run(make_config(site), archive)  # the server still serves v1
+
+    assert "60 requests" in page.read_text()
+    assert "60 requests" in git(archive.path, "show", "HEAD:docs/page.md")

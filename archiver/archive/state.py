@@ -42,6 +42,10 @@ class PageState:
     error: str | None = None  # the last error, while failing
     alerted: bool = False  # a "failing" notification was sent and no "recovered" one since (notify.py)
 
+    def forget_validators(self) -> None:
+        """The page is fetched in full next time: no ETag, date or body hash to short-cut it."""
+        self.etag = self.last_modified = self.body_hash = None
+
 
 @dataclass(slots=True)
 class SiteState:
@@ -51,6 +55,13 @@ class SiteState:
     pages: dict[str, PageState] = field(default_factory=dict)
     last_run: dict[str, Any] = field(default_factory=dict)
     strays: dict[str, int] = field(default_factory=dict)  # file -> runs in a row no page accounted for it
+
+    def forget_validators(self, paths: set[str]) -> None:
+        """The pages archived in ``paths`` are fetched in full next (say, recovery kept what a killed
+        run wrote: what the server serves now decides, not the validators of an older version)."""
+        for ps in self.pages.values():
+            if ps.path in paths:
+                ps.forget_validators()
 
 
 # what each PageState field may hold (bool is not an int here: JSON true is no count)

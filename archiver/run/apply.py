@@ -149,7 +149,7 @@ class Applier:
         job = outcome.job
         ps.gone += 1
         ps.failures, ps.error = 0, None
-        ps.etag = ps.last_modified = ps.body_hash = None
+        ps.forget_validators()
         status = PageStatus.GONE
         if ps.gone >= self.site.remove_after and self.remove(job.url, job.path):
             status = PageStatus.REMOVED

@@ -29,7 +29,7 @@ from archiver.models import PageJob, PageOutcome, PageResult, RunReport, SiteRep
 from archiver.paths import assign_paths
 from archiver.run.apply import Applier
 from archiver.run.commits import commit_site, notes, run_summary
-from archiver.run.rerender import forget_validators, rerender, rerender_site
+from archiver.run.rerender import rerender, rerender_site
 from archiver.run.worker import execute, fetcher_for, rules_fingerprint, rules_of
 
 __all__ = ["NullProgress", "Progress", "discover", "rerender", "rules_of", "run", "run_site"]
@@ -85,11 +85,16 @@ def _known(
     }
 
 
-def discover(site: Site, repo: ArchiveRepo | None = None) -> Discovery:
-    """Find the site's pages (explicit, sitemap, llms.txt, crawl); FetchError if a source fails."""
+def discover(site: Site, repo: ArchiveRepo | None = None, state: SiteState | None = None) -> Discovery:
+    """Find the site's pages (explicit, sitemap, llms.txt, crawl); FetchError if a source fails.
+
+    A run passes its own ``state`` (already corrected by recovery and re-rendering), so the crawl's
+    conditional requests use the same validators as the fetches; without it the saved one is read.
+    """
     if not site.discovers:  # only hand-listed pages: nothing to ask the network
         return listed_pages(site)
-    state = StateStore(repo.state_dir).load(site.name) if repo else SiteState()
+    if state is None:
+        state = StateStore(repo.state_dir).load(site.name) if repo else SiteState()
     known = _known(site, repo, state) if repo else {}
 
     async def go() -> Discovery:
@@ -112,7 +117,7 @@ def run_site(
     state = store.load(site.name)
     report = SiteReport(site.name)
     report.recovered, touched = repo.recover(site.name)
-    forget_validators(state, touched)
+    state.forget_validators(touched)
     fingerprint = rules_fingerprint(site)
     if state.rules is not None and state.rules != fingerprint:
         # new rules: re-render what we have first, as its own commit, so the docs history stays readable
@@ -137,7 +142,7 @@ def _archive_pages(
     """Discover, fetch, convert and apply every page; None (and ``report.error``) if discovery failed
     or found nothing where pages are archived, so that nothing is removed."""
     try:
-        found = discover(site, repo)
+        found = discover(site, repo, state)
     except FetchError as exc:
         report.error = f"page discovery failed, nothing removed: {exc}"
         return None

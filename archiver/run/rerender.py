@@ -18,13 +18,6 @@ from archiver.run.commits import commit_site
 from archiver.run.worker import rules_fingerprint, rules_of
 
 
-def forget_validators(state: SiteState, paths: set[str]) -> None:
-    """The pages archived in ``paths`` are fetched in full next (no ETag, date or body hash)."""
-    for ps in state.pages.values():
-        if ps.path in paths:
-            ps.etag = ps.last_modified = ps.body_hash = None
-
-
 def rerender_site(site: Site, repo: ArchiveRepo, state: SiteState) -> SiteReport:
     """Re-apply the site's current rules to the stored raw bodies; one commit marked as a rules change."""
     report = SiteReport(site.name)
@@ -33,7 +26,7 @@ def rerender_site(site: Site, repo: ArchiveRepo, state: SiteState) -> SiteReport
     for url, ps in sorted(state.pages.items()):
         body = bodies.get(url)
         if not ps.path or body is None or not repo.has_page(site.name, ps.path):
-            ps.etag = ps.last_modified = ps.body_hash = None  # no stored body: fetch it in full next time
+            ps.forget_validators()  # no stored body: fetch it in full next time
             continue
         content_type = "text/markdown" if ps.twin else (ps.content_type or "text/html")
         try:
@@ -57,7 +50,7 @@ def rerender(repo: ArchiveRepo, site: Site, wait: float = 0.0) -> SiteReport:
     with repo.lock(wait=wait):
         store = StateStore(repo.state_dir)
         state = store.load(site.name)
-        forget_validators(state, repo.recover(site.name)[1])
+        state.forget_validators(repo.recover(site.name)[1])
         report = rerender_site(site, repo, state)
         store.save(site.name, state)
     return report
