@@ -127,14 +127,18 @@ class ArchiveRepo:
             os.close(fd)  # closing releases the flock
 
     # what a killed run leaves: a commit message, files half written (files.write_atomic's names),
-    # raw bodies never accepted; under the lock nobody else is writing them
-    LEFTOVERS = ("*.msg", "tmp/.tmp-*", "state/.tmp-*", "bodies/*/.tmp-*", "bodies/*/*.new")
+    # raw bodies never accepted (state.BodyStore's ".new"); under the lock nobody else writes them
+    LEFTOVERS = ("*.msg", "tmp/.tmp-*", "state/.tmp-*")
 
     def _clear_leftovers(self) -> None:
-        for pattern in self.LEFTOVERS:
-            for path in self.meta.glob(pattern):
-                with contextlib.suppress(OSError):
-                    path.unlink()
+        doomed = [path for pattern in self.LEFTOVERS for path in self.meta.glob(pattern)]
+        bodies = self.meta / "bodies"
+        for folder in (f for f in bodies.iterdir() if f.is_dir()) if bodies.is_dir() else ():
+            with os.scandir(folder) as entries:  # one pass over a site's (many) bodies for both kinds
+                doomed += [Path(e.path) for e in entries if e.name.startswith(".tmp-") or e.name.endswith(".new")]
+        for path in doomed:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     def _clear_stale_git_locks(self) -> None:
         """Remove an ``index.lock`` left by a git process killed mid-run (we hold the run lock)."""
