@@ -9,6 +9,11 @@ import re
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+def has_control(text: str) -> bool:
+    """True if ``text`` holds a control code or a line separator."""
+    return _CONTROL.search(text) is not None
+
+
 def one_line(text: str) -> str:
     """``text`` with every control code shown as an escape (``\\n``, ``\\x1b``), so it stays one line
     and a terminal or git sees only printable characters; ordinary text is returned as it is."""

@@ -25,11 +25,13 @@ _TITLES = CSSSelector(
 _CELLS = "./tr/td | ./tr/th | ./*/tr/td | ./*/tr/th"
 
 
-def _words(el: Any) -> str:
+def words(el: Any) -> str:
+    """An element's text on one line, without a trailing anchor mark (¶, #)."""
     return " ".join(el.text_content().split()).rstrip("¶#").strip()
 
 
-def _bold_line(text: str) -> Any:
+def bold_line(text: str) -> Any:
+    """A paragraph holding ``text`` in bold: the title line of a quoted block or a tab."""
     p = lxml.html.Element("p")
     strong = lxml.html.Element("strong")
     strong.text = text
@@ -38,7 +40,7 @@ def _bold_line(text: str) -> Any:
 
 
 def _signature(dt: Any) -> None:
-    text = _words(dt)
+    text = words(dt)
     if not text:
         return
     for child in list(dt):
@@ -52,7 +54,7 @@ def _signature(dt: Any) -> None:
 def _admonition(box: Any) -> None:
     found: list[Any] = _TITLES(box)  # type: ignore[assignment]
     titles = [t for t in found if t is not box]
-    title = _words(titles[0]) if titles else ""
+    title = words(titles[0]) if titles else ""
     if titles and titles[0].getparent() is not None:
         titles[0].drop_tree()
     if not title:  # Sphinx and MkDocs name the kind in the class when the title is left out
@@ -60,17 +62,17 @@ def _admonition(box: Any) -> None:
         kinds = [c for c in (box.get("class") or "").split() if c not in generic]
         title = kinds[0].removeprefix("admonition-").capitalize() if kinds else "Note"
     box.tag = "blockquote"
-    box.insert(0, _bold_line(title))
+    box.insert(0, bold_line(title))
     box.text = None
 
 
 def _details(details: Any) -> None:
     summary = details.find("summary")
-    title = _words(summary) if summary is not None else "Details"
+    title = words(summary) if summary is not None else "Details"
     if summary is not None:
         summary.drop_tree()
     details.tag = "blockquote"
-    details.insert(0, _bold_line(f"▸ {title}"))
+    details.insert(0, bold_line(f"▸ {title}"))
     details.text = None
 
 

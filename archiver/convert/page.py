@@ -23,7 +23,7 @@ from lxml.cssselect import CSSSelector
 
 from archiver.config import DEFAULT_CONTENT
 from archiver.convert import generators
-from archiver.convert.blocks import readable_blocks
+from archiver.convert.blocks import readable_blocks, words
 from archiver.convert.code import verbatim_code
 from archiver.convert.markdown import fragment_to_markdown
 from archiver.convert.tabs import labelled_tabs
@@ -226,7 +226,7 @@ def _title(doc: Any, content: Any) -> str:
     # prefer the page's own first heading: <title> often carries the site name and version string,
     # which would change every page on a release without a change of content
     for el in content.iter("h1"):
-        text = " ".join(el.text_content().split()).rstrip("¶#").strip()
+        text = words(el)
         if text:
             return text
     head_title = doc.find(".//head/title")

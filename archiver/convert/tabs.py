@@ -12,22 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import lxml.html
 from lxml.cssselect import CSSSelector
+
+from archiver.convert.blocks import bold_line, words
 
 _SETS = CSSSelector(".tabs-container, .sphinx-tabs, .tabbed-set, [data-tabs]")
 _LABEL_KINDS = (
     (CSSSelector("[role=tab]"), CSSSelector("[role=tabpanel]"), CSSSelector("[role=tablist]")),
     (CSSSelector(".tabbed-labels > label"), CSSSelector(".tabbed-block"), CSSSelector(".tabbed-labels")),
 )
-
-
-def _label(text: str) -> Any:
-    p = lxml.html.Element("p")
-    strong = lxml.html.Element("strong")
-    strong.text = text
-    p.append(strong)
-    return p
 
 
 def labelled_tabs(content: Any) -> None:
@@ -39,10 +32,10 @@ def labelled_tabs(content: Any) -> None:
             panels: list[Any] = find_panels(tabset)  # type: ignore[assignment]
             if not labels or len(labels) != len(panels):
                 continue
-            names = [" ".join(label.text_content().split()) for label in labels]
+            names = [words(label) for label in labels]
             for name, panel in zip(names, panels, strict=True):
                 panel.attrib.pop("hidden", None)
-                panel.insert(0, _label(name))
+                panel.insert(0, bold_line(name))
             bars: list[Any] = find_bars(tabset)  # type: ignore[assignment]
             for bar in bars:
                 if bar.getparent() is not None:

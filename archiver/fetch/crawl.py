@@ -24,6 +24,7 @@ from archiver.errors import FetchError
 from archiver.fetch.client import Fetcher
 from archiver.models import FetchedPage
 from archiver.paths import page_key
+from archiver.text import has_control
 
 logger = logging.getLogger(__name__)
 
@@ -98,14 +99,13 @@ def normalise_url(url: str, query: str = "drop") -> str:
 
 
 _TAB_OR_NEWLINE = re.compile("[\t\n\r]")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def clean_link(text: str) -> str | None:
     """A link as a browser reads it (tabs and line breaks inside are dropped, per the URL standard),
     or None if it still holds a control code: such a URL is hostile, never a page."""
     text = _TAB_OR_NEWLINE.sub("", text.strip())
-    return None if not text or _CONTROL.search(text) else text
+    return None if not text or has_control(text) else text
 
 
 def page_links(body: bytes, url: str) -> list[str]:
