@@ -215,27 +215,24 @@ def _give_back_memory() -> None:
         _malloc_trim(0)
 
 
-def _load_malloc_trim() -> Callable[[int], int] | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim: Callable[[int], int] = libc.malloc_trim
-        return trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim, nothing lost
+def _load_libc() -> ctypes.CDLL | None:
+    try:  # once, at import: find_library runs ldconfig, which no forked worker should pay again
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:  # no C library to call: nothing to trim, and no parent-death signal
         return None
 
 
-_malloc_trim = _load_malloc_trim()
+_libc = _load_libc()
+_malloc_trim: Callable[[int], int] | None = getattr(_libc, "malloc_trim", None)  # glibc only
 
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
 
 
 def _die_with_parent(parent: int) -> None:
     """A worker is killed with its parent (a SIGKILLed run must not leave workers fetching on)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the pool's own broken-pipe handling remains
-        pass
+    prctl = getattr(_libc, "prctl", None)
+    if prctl is not None:  # Linux; elsewhere the pool's own broken-pipe handling remains
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the signal was asked for
         os._exit(1)
 
