@@ -81,6 +81,7 @@ class PageOutcome:
     twin: bool = False  # the Markdown came from the page's Markdown twin
     content_type: str | None = None
     body: bytes | None = None  # the raw body, while it is still in the worker (see without_body)
+    blocks: tuple[str, ...] | None = None  # prints of its blocks that could be chrome (convert/chrome.py)
 
     def without_body(self) -> PageOutcome:
         return dataclasses.replace(self, body=None)
@@ -110,6 +111,7 @@ class SiteReport:
     recovered: str | None = None  # sha of a commit that saved files left by an interrupted run
     rules_commit: str | None = None  # sha of a commit that re-rendered the site under new rules
     notes: list[str] = field(default_factory=list)  # things worth saying once (not failures)
+    chrome: list[str] = field(default_factory=list)  # how the site's chrome changed ("+ text", "- text")
 
     def count(self, status: PageStatus) -> int:
         return sum(1 for r in self.results if r.status is status)

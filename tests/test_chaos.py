@@ -157,7 +157,7 @@ def _acceptable(config: Path, site: ChaosSite) -> dict[str, set[str]]:
         url = s.base_url + path
         rel = f"{s.name}/{relative_path(s.base_url, url)}"
         out[rel] = {
-            page_markdown(page_html(path, v), "text/html; charset=utf-8", url, rules_of(s))[0]
+            page_markdown(page_html(path, v), "text/html; charset=utf-8", url, rules_of(s)).markdown
             for v in site.served[path]
         }
     return out
@@ -214,7 +214,7 @@ def chaos(seed: int, tmp_path: Path) -> str:
             rel = f"chaos/{relative_path(s.base_url, url)}"
             expected = page_markdown(
                 page_html(path, site.versions[path]), "text/html; charset=utf-8", url, rules_of(s)
-            )[0]
+            ).markdown
             if not (repo / rel).exists() or (repo / rel).read_text() != expected:
                 lost += 1
         garbage = _check_history(repo, acceptable)

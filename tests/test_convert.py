@@ -335,7 +335,7 @@ def test_html_without_content_keeps_the_page() -> None:
 
 
 def test_title_is_json_quoted() -> None:
-    title, _ = html_to_markdown('<main><h1>Say "hi" \\ now</h1></main>', URL, RULES)
+    title, _, _ = html_to_markdown('<main><h1>Say "hi" \\ now</h1></main>', URL, RULES)
     assert title == 'Say "hi" \\ now'
     out = convert(html('<main><h1>Say "hi" \\ now</h1></main>'))
     assert out.startswith('---\ntitle: "Say \\"hi\\" \\\\ now"\n')

@@ -41,6 +41,7 @@ class PageState:
     links: list[str] | None = None  # the page's links when last fetched (a crawl's 304 reuses them)
     error: str | None = None  # the last error, while failing
     alerted: bool = False  # a "failing" notification was sent and no "recovered" one since (notify.py)
+    blocks: list[str] | None = None  # prints of its blocks that could be chrome (HTML only; convert/chrome.py)
 
     def forget_validators(self) -> None:
         """The page is fetched in full next time: no ETag, date or body hash to short-cut it."""
@@ -55,6 +56,8 @@ class SiteState:
     pages: dict[str, PageState] = field(default_factory=dict)
     last_run: dict[str, Any] = field(default_factory=dict)
     strays: dict[str, int] = field(default_factory=dict)  # file -> runs in a row no page accounted for it
+    # the blocks left out of every page as the site's chrome: print -> the start of its text
+    chrome: dict[str, str] = field(default_factory=dict)
 
     def forget_validators(self, paths: set[str]) -> None:
         """The pages archived in ``paths`` are fetched in full next (say, recovery kept what a killed
@@ -78,6 +81,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "links": (list, type(None)),
     "error": (str, type(None)),
     "alerted": (bool,),
+    "blocks": (list, type(None)),
 }
 
 
@@ -91,8 +95,9 @@ def _page_state(data: object) -> PageState | None:
             return None
     if any(values.get(k, 0) < 0 for k in ("failures", "gone")):
         return None
-    if values.get("links") is not None and not all(isinstance(link, str) for link in values["links"]):
-        return None
+    for listed in ("links", "blocks"):
+        if values.get(listed) is not None and not all(isinstance(item, str) for item in values[listed]):
+            return None
     if values.get("path") is not None and not is_inside(values["path"]):
         return None
     return PageState(**values)
@@ -121,7 +126,11 @@ def _site_state(raw: dict[str, Any]) -> tuple[SiteState, int]:
     strays = raw_strays if isinstance(raw_strays, dict) else {}
     strays = {k: v for k, v in strays.items() if type(v) is int and v > 0 and is_inside(k)}
     dropped += (len(raw_strays) if isinstance(raw_strays, dict) else 1) - len(strays)
-    return SiteState(rules=rules, pages=pages, last_run=last_run, strays=strays), dropped
+    raw_chrome = raw.get("chrome", {})
+    chrome = raw_chrome if isinstance(raw_chrome, dict) else {}
+    chrome = {k: v for k, v in chrome.items() if isinstance(k, str) and isinstance(v, str)}
+    dropped += (len(raw_chrome) if isinstance(raw_chrome, dict) else 1) - len(chrome)
+    return SiteState(rules=rules, pages=pages, last_run=last_run, strays=strays, chrome=chrome), dropped
 
 
 class StateStore:
@@ -170,6 +179,7 @@ class StateStore:
             "last_run": state.last_run,
             "pages": {url: asdict(p) for url, p in sorted(state.pages.items())},
             "strays": dict(sorted(state.strays.items())),
+            "chrome": dict(sorted(state.chrome.items())),
         }
         write_atomic(self._file(site), json.dumps(data, indent=1).encode("utf-8"))
 

@@ -22,7 +22,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from archiver.config import DEFAULT_CONTENT
-from archiver.convert import generators
+from archiver.convert import chrome, generators
 from archiver.convert.blocks import readable_blocks, words
 from archiver.convert.code import verbatim_code
 from archiver.convert.markdown import fragment_to_markdown
@@ -31,7 +31,7 @@ from archiver.errors import ConvertError, InvalidJSONError, NotAPageError
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
 # shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).
-CONVERTER_VERSION = "4"
+CONVERTER_VERSION = "5"
 
 ALWAYS_STRIP = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "link", "meta")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
@@ -55,6 +55,17 @@ class Rules:
     drop_lines: tuple[str, ...] = ()  # regexes; a Markdown line that matches one is dropped
     mask: tuple[str, ...] = ()  # regexes; matching text becomes "…"
     presets: bool = True  # use the generator presets (generators.py)
+    chrome: frozenset[str] = frozenset()  # prints of the blocks this site repeats on most pages (chrome.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Converted:
+    """A page's Markdown, a note for the run report, and (for HTML) the prints of its blocks that
+    could be chrome, which the run keeps to decide the site's chrome (chrome.py)."""
+
+    markdown: str
+    note: str | None = None
+    blocks: tuple[str, ...] | None = None
 
 
 _CHALLENGE_TITLE = re.compile(
@@ -249,8 +260,8 @@ def _refuse_login_wall(content: Any) -> None:
         raise ConvertError("a login form where the page should be (login wall), not the docs")
 
 
-def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
-    """Convert an HTML page to ``(title, markdown body)``; links and images become absolute."""
+def _content(html: str, url: str, rules: Rules) -> tuple[Any, Any, generators.Preset | None]:
+    """Parse a page: (document, its content element with the chrome selectors stripped, preset)."""
     html = _XML_DECLARATION.sub("", html, count=1)  # lxml refuses a str that declares its encoding
     try:
         doc: lxml.html.HtmlElement = lxml.html.document_fromstring(html)
@@ -271,6 +282,15 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
         for el in _compiled(sel)(content):
             if el is not content and el.getparent() is not None:
                 el.drop_tree()
+    return doc, content, preset
+
+
+def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str, tuple[str, ...]]:
+    """Convert an HTML page to ``(title, markdown body, block prints)``; links and images become
+    absolute, and the blocks whose prints are in ``rules.chrome`` are left out."""
+    doc, content, preset = _content(html, url, rules)
+    found = chrome.candidates(content)
+    chrome.drop_chrome(content, found, rules.chrome)
     for el in content.iter("img"):
         src = el.get("src")
         if src:
@@ -281,7 +301,15 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str]:
     verbatim_code(content, "python" if preset is not None and preset.name == "sphinx" else None)
     readable_blocks(content)
     _prune_attributes(content)
-    return title, fragment_to_markdown(lxml.html.tostring(content, encoding="unicode"))
+    markdown = fragment_to_markdown(lxml.html.tostring(content, encoding="unicode"))
+    return title, markdown, chrome.block_prints(found)
+
+
+def block_texts(body: bytes, content_type: str, url: str, rules: Rules) -> dict[str, str]:
+    """The text of each block of an HTML page that could be chrome, by print (to name a site's
+    chrome in its commit messages)."""
+    _, content, _ = _content(decode(body, content_type), url, rules)
+    return {block.print: block.text for block in chrome.candidates(content)}
 
 
 def _front_matter(title: str, url: str) -> str:
@@ -298,6 +326,11 @@ def to_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> str:
     >>> to_markdown(b"<main><h1>Hi</h1><p>there</p></main>", "text/html", "https://x.org/", Rules(("main",), ()))
     '---\\ntitle: "Hi"\\nsource: https://x.org/\\n---\\n\\n# Hi\\n\\nthere\\n'
     """
+    return _convert(body, content_type, url, rules)[0]
+
+
+def _convert(body: bytes, content_type: str, url: str, rules: Rules) -> tuple[str, tuple[str, ...] | None]:
+    """:func:`to_markdown`, and the block prints of an HTML page."""
     kind = kind_of(content_type, url)
     if kind == "other":
         raise NotAPageError(f"not a page ({content_type.split(';')[0].strip() or 'no content type'})")
@@ -306,27 +339,29 @@ def to_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> str:
     text = decode(body, content_type)
     if kind == "html":
         # an empty content area is kept (a search page filled in by JavaScript is still a page)
-        title, markdown = html_to_markdown(text, url, rules)
-        return normalise(_front_matter(title, url) + apply_ignore(markdown, rules))
+        title, markdown, prints = html_to_markdown(text, url, rules)
+        return normalise(_front_matter(title, url) + apply_ignore(markdown, rules)), prints
     if kind == "json":
         try:
             text = json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False)
         except (ValueError, RecursionError) as exc:
             raise InvalidJSONError(f"invalid JSON: {exc}") from exc
-    return normalise(apply_ignore(text, rules))
+    return normalise(apply_ignore(text, rules)), None
 
 
-def page_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> tuple[str, str | None]:
-    """:func:`to_markdown`, plus a note for the run report: JSON that does not parse is kept as text,
-    and content selectors that matched nothing (the defaults were used) are said."""
+def page_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> Converted:
+    """:func:`to_markdown`, plus a note for the run report (JSON that does not parse is kept as text,
+    and content selectors that matched nothing, so the defaults were used, are said) and the
+    page's block prints."""
     _fell_back.clear()
     try:
-        markdown, note = to_markdown(body, content_type, url, rules), None
+        markdown, prints = _convert(body, content_type, url, rules)
     except InvalidJSONError as exc:
-        return to_markdown(body, "text/plain", url, rules), f"{exc}; stored as text"
+        return Converted(to_markdown(body, "text/plain", url, rules), f"{exc}; stored as text")
+    note = None
     if _fell_back:
         note = f"content selectors {list(_fell_back[-1])} matched nothing; the default selectors were used"
-    return markdown, note
+    return Converted(markdown, note, prints)
 
 
 def apply_ignore(text: str, rules: Rules) -> str:

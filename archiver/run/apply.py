@@ -87,6 +87,7 @@ class Applier:
         self.pages: dict[str, PageState] = {}
         self.keys = {page_key(site.base_url, u): u for u in mapping}
         self.owner: dict[str, str] = {}  # file path -> the listed URL archived in it (see claim)
+        self.converted: set[str] = set()  # URLs whose file this run wrote (or kept) from a new body
 
     def claim(self, jobs: list[PageJob]) -> None:
         # a URL owns its own natural path first; a page that moved owns its new path if nobody does
@@ -173,6 +174,9 @@ class Applier:
         ps.failures, ps.gone, ps.error = 0, 0, None
         ps.etag, ps.last_modified, ps.body_hash = outcome.etag, outcome.last_modified, outcome.body_hash
         ps.twin, ps.content_type = outcome.twin, outcome.content_type or ps.content_type
+        if kind is OutcomeKind.CONVERTED:
+            ps.blocks = list(outcome.blocks) if outcome.blocks is not None else None
+            self.converted.add(job.url)
         status = PageStatus.UNCHANGED
         if markdown is not None and (kind is OutcomeKind.CONVERTED or target != job.path):
             status = repo.write_page(site.name, target, markdown)

@@ -10,21 +10,45 @@ from archiver.config import Site
 from archiver.models import FileStat, PageResult, PageStatus, SiteReport
 from archiver.text import one_line
 
+_WHY = {
+    "rules": (
+        "re-rendered under new rules",
+        "The site's conversion rules changed (its content/strip/ignore settings or archiver's converter).",
+    ),
+    "chrome": (
+        "re-rendered without the site's chrome",
+        "The blocks that recur on most of the site's pages (menus, sidebars, banners), which archiver\n"
+        "leaves out of every page as the site's chrome, changed.",
+    ),
+}
 
-def commit_message(site: Site, results: list[PageResult], stats: list[FileStat], *, rules: bool = False) -> str:
-    """Subject ``<site>: N pages changed (+A −R)``, then the pages by kind, then trailers."""
+
+def commit_message(
+    site: Site,
+    results: list[PageResult],
+    stats: list[FileStat],
+    *,
+    rules: str | None = None,
+    chrome: list[str] | None = None,
+) -> str:
+    """Subject ``<site>: N pages changed (+A −R)``, then the pages by kind, then trailers.
+
+    ``rules`` (``"rules"`` or ``"chrome"``) marks a re-render from the stored bodies; ``chrome``
+    lists how the site's chrome changed (``+ text``, ``- text``)."""
     added = sum(s.added for s in stats)
     removed = sum(s.removed for s in stats)
     n = len(stats)
-    what = "re-rendered under new rules, " if rules else ""
+    what = f"{_WHY[rules][0]}, " if rules else ""
     lines = [f"{site.name}: {what}{n} page{'s' if n != 1 else ''} changed (+{added} −{removed})", ""]
     if rules:
         lines += [
-            "The site's conversion rules changed (its content/strip/ignore settings or archiver's",
-            "converter). These pages were re-rendered from their stored raw bodies, without fetching:",
+            _WHY[rules][1],
+            "These pages were re-rendered from their stored raw bodies, without fetching:",
             "this commit records a change of rules, not a change of the docs.",
             "",
         ]
+    if chrome:
+        lines += ["Site chrome (left out of every page):", *(one_line(f"{c}") for c in chrome), ""]
     groups = (
         ("Added", PageStatus.ADDED),
         ("Changed", PageStatus.CHANGED),
@@ -44,12 +68,12 @@ def commit_message(site: Site, results: list[PageResult], stats: list[FileStat],
     return "\n".join(lines)
 
 
-def commit_site(repo: ArchiveRepo, site: Site, report: SiteReport, *, rules: bool = False) -> None:
+def commit_site(repo: ArchiveRepo, site: Site, report: SiteReport, *, rules: str | None = None) -> None:
     """Stage the site's folder and, if anything changed, commit it; the commit and its line counts
     go into ``report``."""
     stats = repo.stage_site(site.name)
     if stats:
-        report.commit = repo.commit(commit_message(site, report.results, stats, rules=rules))
+        report.commit = repo.commit(commit_message(site, report.results, stats, rules=rules, chrome=report.chrome))
         report.lines_added = sum(s.added for s in stats)
         report.lines_removed = sum(s.removed for s in stats)
 

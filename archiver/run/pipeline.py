@@ -27,6 +27,7 @@ from archiver.errors import ArchiverError, FetchError, LockedError
 from archiver.fetch import Discovery, discover_pages, listed_pages
 from archiver.models import PageJob, PageOutcome, PageResult, RunReport, SiteReport
 from archiver.paths import assign_paths
+from archiver.run import sitechrome
 from archiver.run.apply import Applier
 from archiver.run.commits import commit_site, notes, run_summary
 from archiver.run.rerender import rerender, rerender_site
@@ -125,10 +126,24 @@ def run_site(
         store.save(site.name, state)
     work = _archive_pages(site, repo, state, report, workers, progress)
     if work is not None:
-        report.notes = notes(report.results)
+        before = state.chrome
+        after = sitechrome.decide(site, repo, work.pages, before)
+        report.chrome = sitechrome.changes(before, after)
+        if report.chrome:  # this run's pages first, so that its commit holds no chrome change
+            sitechrome.reconvert(
+                site, repo, work, work.converted & sitechrome.touched(work.pages, before, after), after, workers
+            )
+        report.notes = notes(report.results) + [f"site chrome: {line}" for line in report.chrome]
         commit_site(repo, site, report)
         state.pages = work.pages
         state.strays = work.stray_runs
+        state.chrome = after
+        if report.chrome:  # then the pages it did not convert, as a rules change
+            rest = sitechrome.touched(state.pages, before, after) - work.converted
+            if rest:
+                report.rules_commit = (
+                    rerender_site(site, repo, state, rest, "chrome", report.chrome).commit or report.rules_commit
+                )
         state.rules = fingerprint
         state.last_run = run_summary(report)
         store.save(site.name, state)
@@ -162,7 +177,7 @@ def _archive_pages(
         report.results.append(result)
         progress.page_done(site.name, result)
 
-    execute(site, jobs, workers, handle, bodies)
+    execute(site, jobs, workers, handle, bodies, frozenset(state.chrome))
     work.unlisted()
     work.strays(archived)
     return work

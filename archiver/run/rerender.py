@@ -18,29 +18,42 @@ from archiver.run.commits import commit_site
 from archiver.run.worker import rules_fingerprint, rules_of
 
 
-def rerender_site(site: Site, repo: ArchiveRepo, state: SiteState) -> SiteReport:
-    """Re-apply the site's current rules to the stored raw bodies; one commit marked as a rules change."""
-    report = SiteReport(site.name)
+def rerender_site(
+    site: Site,
+    repo: ArchiveRepo,
+    state: SiteState,
+    only: set[str] | None = None,
+    why: str = "rules",
+    chrome: list[str] | None = None,
+) -> SiteReport:
+    """Re-apply the site's current rules (and its state's chrome) to the stored raw bodies of its
+    pages (or of the URLs in ``only``); one commit marked as a rules change, ``why`` saying which
+    (``rules``: the settings or the converter, ``chrome``: the blocks left out as the site's chrome,
+    which ``chrome`` says how)."""
+    report = SiteReport(site.name, chrome=chrome or [])
     bodies = BodyStore(repo.bodies_dir(site.name))
-    rules = rules_of(site)
+    rules = rules_of(site, frozenset(state.chrome))
     for url, ps in sorted(state.pages.items()):
+        if only is not None and url not in only:
+            continue
         body = bodies.get(url)
         if not ps.path or body is None or not repo.has_page(site.name, ps.path):
             ps.forget_validators()  # no stored body: fetch it in full next time
             continue
         content_type = "text/markdown" if ps.twin else (ps.content_type or "text/html")
         try:
-            markdown, _ = page_markdown(body, content_type, url, rules)
+            converted = page_markdown(body, content_type, url, rules)
         except ConvertError as exc:
             report.results.append(PageResult(url, ps.path, PageStatus.FAILED, f"{url}: {exc}", fetched=False))
             continue
-        problem = refusal(read_text(repo, site.name, ps.path), markdown)
+        ps.blocks = list(converted.blocks) if converted.blocks is not None else None
+        problem = refusal(read_text(repo, site.name, ps.path), converted.markdown)
         if problem:
             report.results.append(PageResult(url, ps.path, PageStatus.FAILED, f"{url}: {problem}", fetched=False))
             continue
-        status = repo.write_page(site.name, ps.path, markdown)
+        status = repo.write_page(site.name, ps.path, converted.markdown)
         report.results.append(PageResult(url, ps.path, status, fetched=False))
-    commit_site(repo, site, report, rules=True)
+    commit_site(repo, site, report, rules=why)
     state.rules = rules_fingerprint(site)
     return report
 

@@ -35,13 +35,15 @@ logger = logging.getLogger(__name__)
 MIN_PAGES_PER_WORKER = 16  # below this a worker process costs more than it saves
 
 
-def rules_of(site: Site) -> Rules:
+def rules_of(site: Site, chrome: frozenset[str] = frozenset()) -> Rules:
+    """The site's conversion rules; ``chrome``: the prints of the blocks its state decided are chrome."""
     return Rules(
         content=tuple(site.content),
         strip=tuple(site.strip_selectors) + tuple(site.ignore.selectors),
         drop_lines=tuple(site.ignore.lines),
         mask=tuple(site.ignore.mask),
         presets=site.generator_defaults,
+        chrome=chrome,
     )
 
 
@@ -147,7 +149,7 @@ def _convert(
 ) -> PageOutcome:
     """A new body converted (``done`` fills in what the response said); never raises."""
     try:
-        markdown, note = page_markdown(body, content_type, job.url, rules)
+        converted = page_markdown(body, content_type, job.url, rules)
     except NotAPageError as exc:
         if store_binary:
             return done(OutcomeKind.BINARY, body=body)
@@ -157,7 +159,9 @@ def _convert(
     except Exception as exc:  # a converter bug must cost one page, never the site's run
         logger.exception("converting %s failed", job.url)
         return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: cannot convert: {type(exc).__name__}: {exc}")
-    return done(OutcomeKind.CONVERTED, markdown=markdown, body=body, error=note)
+    return done(
+        OutcomeKind.CONVERTED, markdown=converted.markdown, body=body, error=converted.note, blocks=converted.blocks
+    )
 
 
 async def process_jobs(
@@ -166,9 +170,11 @@ async def process_jobs(
     site: Site,
     on_outcome: Callable[[PageOutcome], None],
     bodies: BodyStore | None = None,
+    chrome: frozenset[str] = frozenset(),
 ) -> None:
-    """Process ``jobs`` concurrently (the fetcher bounds requests in flight); keep new raw bodies."""
-    rules = rules_of(site)
+    """Process ``jobs`` concurrently (the fetcher bounds requests in flight); keep new raw bodies.
+    ``chrome``: the prints of the site's chrome blocks (its state's decision)."""
+    rules = rules_of(site, chrome)
 
     async def one(job: PageJob) -> None:
         outcome = await process_page(fetcher, job, rules, site.prefer_markdown, site.store_binary)
@@ -185,11 +191,11 @@ async def process_jobs(
 _worker: dict[str, object] = {}
 
 
-def _worker_init(site: Site, concurrency: int, bodies: BodyStore | None, parent: int) -> None:
+def _worker_init(site: Site, concurrency: int, bodies: BodyStore | None, chrome: frozenset[str], parent: int) -> None:
     _die_with_parent(parent)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    _worker.update(loop=loop, site=site, bodies=bodies, fetcher=None, concurrency=concurrency)
+    _worker.update(loop=loop, site=site, bodies=bodies, fetcher=None, concurrency=concurrency, chrome=chrome)
 
 
 def _worker_run(jobs: list[PageJob]) -> list[PageOutcome]:
@@ -201,7 +207,9 @@ def _worker_run(jobs: list[PageJob]) -> list[PageOutcome]:
     fetcher = _worker["fetcher"]
     assert isinstance(fetcher, Fetcher)
     out: list[PageOutcome] = []
-    loop.run_until_complete(process_jobs(fetcher, jobs, site, out.append, bodies))
+    chrome = _worker["chrome"]
+    assert isinstance(chrome, frozenset)
+    loop.run_until_complete(process_jobs(fetcher, jobs, site, out.append, bodies, chrome))
     if any(o.kind is OutcomeKind.CONVERTED for o in out):  # a full collection costs ~50 ms: only after work
         _give_back_memory()
     return out
@@ -243,15 +251,17 @@ def execute(
     workers: int,
     on_outcome: Callable[[PageOutcome], None],
     bodies: BodyStore | None = None,
+    chrome: frozenset[str] = frozenset(),
 ) -> None:
-    """Call ``on_outcome`` (in this process) for every job, using up to ``workers`` processes."""
+    """Call ``on_outcome`` (in this process) for every job, using up to ``workers`` processes;
+    ``chrome`` as for :func:`process_jobs`."""
     workers = min(workers, len(jobs) // MIN_PAGES_PER_WORKER)
     if workers <= 1 or site.delay > 0:
         # small site, or a politeness delay that must hold across all requests: one process
 
         async def run() -> None:
             async with fetcher_for(site) as fetcher:
-                await process_jobs(fetcher, jobs, site, on_outcome, bodies)
+                await process_jobs(fetcher, jobs, site, on_outcome, bodies, chrome)
 
         asyncio.run(run())
         return
@@ -262,7 +272,7 @@ def execute(
     # fork: workers start at once with every module already imported (spawn would re-import)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
     ctx = multiprocessing.get_context(method)
-    initargs = (site, per_worker, bodies, os.getpid())
+    initargs = (site, per_worker, bodies, chrome, os.getpid())
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=initargs) as pool:
         pending = {pool.submit(_worker_run, chunk) for chunk in chunks}
         while pending:
