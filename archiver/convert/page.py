@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
@@ -28,6 +28,7 @@ from archiver.convert.code import verbatim_code
 from archiver.convert.markdown import fragment_to_markdown
 from archiver.convert.tabs import labelled_tabs
 from archiver.errors import ConvertError, InvalidJSONError, NotAPageError
+from archiver.urls import EMAIL_PROTECTION, canonical, decode_cfemail
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
 # shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).
@@ -36,9 +37,6 @@ CONVERTER_VERSION = "5"
 ALWAYS_STRIP = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "link", "meta")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
-# query parameters that only bust caches; dropped from image and link URLs so a rebuild is no diff
-# (only on images: on a link, ?ver=2.1 may well be the point)
-_CACHE_BUSTERS = {"v", "ver", "version", "hash", "h", "cb", "t", "ts", "_", "rev", "cache"}
 _XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
@@ -179,20 +177,6 @@ def normalise(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _strip_cache_busters(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. a placeholder host like http://[your-host]/ in the docs' text
-        return url
-    if not parts.query:
-        return url
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if k.lower() not in _CACHE_BUSTERS]
-    if len(kept) == len(pairs):
-        return url
-    return urlunsplit(parts._replace(query=urlencode(kept)))
-
-
 # the content selectors that last fell back to the defaults (read by page_markdown; conversion is
 # synchronous, so "last" is the page just converted)
 _fell_back: list[tuple[str, ...]] = []
@@ -260,6 +244,31 @@ def _refuse_login_wall(content: Any) -> None:
         raise ConvertError("a login form where the page should be (login wall), not the docs")
 
 
+_MEDIA = ("img", "source", "video", "audio", "track", "picture")
+
+
+def stable_urls(content: Any) -> None:
+    """Every link and source in its canonical form (urls.py: no tracking parameters, signatures or,
+    on media and assets, cache busters), and CDN-obfuscated email addresses decoded."""
+    for el in content.xpath(".//*[@data-cfemail]"):
+        address = decode_cfemail(el.get("data-cfemail", ""))
+        if address is None:
+            continue
+        for child in list(el):
+            el.remove(child)
+        el.text = address
+        link = el if el.tag == "a" else next(el.iterancestors("a"), None)
+        if link is not None and urlsplit(link.get("href", "")).path.endswith(EMAIL_PROTECTION):
+            link.set("href", f"mailto:{address}")
+    for el in content.iter("a", *_MEDIA):
+        for name in ("href", "src", "poster"):
+            value = el.get(name)
+            if value:
+                stable = canonical(value, asset=True if el.tag in _MEDIA else None)
+                if stable != value:
+                    el.set(name, stable)
+
+
 def _content(html: str, url: str, rules: Rules) -> tuple[Any, Any, generators.Preset | None]:
     """Parse a page: (document, its content element with the chrome selectors stripped, preset)."""
     html = _XML_DECLARATION.sub("", html, count=1)  # lxml refuses a str that declares its encoding
@@ -291,10 +300,7 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str, tuple
     doc, content, preset = _content(html, url, rules)
     found = chrome.candidates(content)
     chrome.drop_chrome(content, found, rules.chrome)
-    for el in content.iter("img"):
-        src = el.get("src")
-        if src:
-            el.set("src", _strip_cache_busters(src))
+    stable_urls(content)
     title = _title(doc, content)
     # Sphinx marks blocks in its default language "highlight-default": Python 3, unless the project
     # set highlight_language, which Sphinx then writes as the block's class instead

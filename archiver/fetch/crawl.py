@@ -25,6 +25,7 @@ from archiver.fetch.client import Fetcher
 from archiver.models import FetchedPage
 from archiver.paths import page_key
 from archiver.text import has_control
+from archiver.urls import canonical
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +76,11 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def normalise_url(url: str, query: str = "drop") -> str:
     """Canonical form of a link: no fragment, lower-case scheme and host, no default port, dot
-    segments resolved, and the query dropped, sorted or kept (``query``)."""
+    segments resolved, and the query dropped, sorted or kept (``query``; a kept one without
+    tracking parameters or signatures, see urls.canonical)."""
     url = urldefrag(url)[0]
+    if query != "drop":
+        url = canonical(url, asset=False)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
