@@ -52,6 +52,8 @@ class PageJob:
     body_hash: str | None = None  # sha256 of the last body converted with the current rules
     twin: bool = False  # the validators above are those of the page's Markdown twin
     prefetched: FetchedPage | None = None  # the crawl already fetched it: don't ask again
+    conditional: bool = True  # send the validators above (False: revalidate, or a host whose validators lie)
+    listed: bool = True  # False: discovery no longer finds it; fetched by its URL until it is removed
 
 
 class OutcomeKind(enum.StrEnum):

@@ -29,6 +29,20 @@ def parse_every(value: str) -> int | None:
     return int(m.group("n")) * _UNIT_SECONDS[m.group("unit")] if m else None
 
 
+_DURATION = re.compile(r"\A(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h|d)\Z")
+
+
+def parse_duration(value: str) -> float | None:
+    """Seconds for ``90s`` / ``30m`` / ``6h`` / ``1d`` (or a bare number of seconds); None otherwise."""
+    text = value.strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    m = _DURATION.match(text)
+    return float(m.group("n")) * _UNIT_SECONDS[m.group("unit")] if m else None
+
+
 def check_schedule(value: str) -> str:
     """Accept ``every <n><s|m|h|d>`` or a 5-field cron expression (validated by APScheduler)."""
     every = parse_every(value)

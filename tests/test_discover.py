@@ -772,7 +772,7 @@ def test_page_missing_from_discovery_is_kept_one_run_then_removed(
     docs_server.set_page("/sitemap.xml", without_old, "application/xml")
     first = run(config, archive, workers=1).sites[0]
     missing = next(r for r in first.results if r.url == f"{url}old.html")
-    assert missing.status is PageStatus.GONE and not missing.fetched
+    assert missing.status is PageStatus.GONE and missing.fetched  # still fetched by its URL (issue 11)
     assert missing.error is not None and "1 of 2" in missing.error
     assert first.commit is None and git(archive.path, "rev-parse", "HEAD") == head
     assert (archive.path / "docs/old.md").exists()

@@ -42,6 +42,7 @@ class PageState:
     error: str | None = None  # the last error, while failing
     alerted: bool = False  # a "failing" notification was sent and no "recovered" one since (notify.py)
     blocks: list[str] | None = None  # prints of its blocks that could be chrome (HTML only; convert/chrome.py)
+    verified: float | None = None  # when a full body last came (Unix time): validators are re-checked from it
 
     def forget_validators(self) -> None:
         """The page is fetched in full next time: no ETag, date or body hash to short-cut it."""
@@ -58,6 +59,8 @@ class SiteState:
     strays: dict[str, int] = field(default_factory=dict)  # file -> runs in a row no page accounted for it
     # the blocks left out of every page as the site's chrome: print -> the start of its text
     chrome: dict[str, str] = field(default_factory=dict)
+    # hosts caught answering 304 for a page that had changed: asked without validators from then on
+    untrusted: list[str] = field(default_factory=list)
 
     def forget_validators(self, paths: set[str]) -> None:
         """The pages archived in ``paths`` are fetched in full next (say, recovery kept what a killed
@@ -82,6 +85,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "error": (str, type(None)),
     "alerted": (bool,),
     "blocks": (list, type(None)),
+    "verified": (float, int, type(None)),
 }
 
 
@@ -130,7 +134,11 @@ def _site_state(raw: dict[str, Any]) -> tuple[SiteState, int]:
     chrome = raw_chrome if isinstance(raw_chrome, dict) else {}
     chrome = {k: v for k, v in chrome.items() if isinstance(k, str) and isinstance(v, str)}
     dropped += (len(raw_chrome) if isinstance(raw_chrome, dict) else 1) - len(chrome)
-    return SiteState(rules=rules, pages=pages, last_run=last_run, strays=strays, chrome=chrome), dropped
+    raw_untrusted = raw.get("untrusted", [])
+    untrusted = [h for h in raw_untrusted if isinstance(h, str)] if isinstance(raw_untrusted, list) else []
+    dropped += (len(raw_untrusted) if isinstance(raw_untrusted, list) else 1) - len(untrusted)
+    site = SiteState(rules=rules, pages=pages, last_run=last_run, strays=strays, chrome=chrome, untrusted=untrusted)
+    return site, dropped
 
 
 class StateStore:
@@ -180,6 +188,7 @@ class StateStore:
             "pages": {url: asdict(p) for url, p in sorted(state.pages.items())},
             "strays": dict(sorted(state.strays.items())),
             "chrome": dict(sorted(state.chrome.items())),
+            "untrusted": sorted(state.untrusted),
         }
         write_atomic(self._file(site), json.dumps(data, indent=1).encode("utf-8"))
 

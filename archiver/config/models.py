@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 from urllib.parse import urljoin, urlsplit
 
 from cssselect import GenericTranslator, SelectorError
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from archiver.errors import ConfigError
-from archiver.schedules import check_schedule
+from archiver.schedules import check_schedule, parse_duration
 
 DEFAULT_CONTENT = ["[role=main]", "article", "main", "#content", ".content", "body"]
 DEFAULT_STRIP = [
@@ -39,6 +39,19 @@ SITE_NAME = re.compile(r"\A[a-z0-9][a-z0-9._-]*\Z")
 AUTHOR = re.compile(r"\A(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+)>\Z")
 
 Seconds = Annotated[float, Field(ge=0)]
+
+
+def _duration(value: object) -> object:
+    """``90s``, ``30m``, ``6h``, ``1d`` or a number of seconds, as seconds."""
+    if isinstance(value, str):
+        seconds = parse_duration(value)
+        if seconds is None:
+            raise ValueError(f"{value!r} is no duration: write it as 90s, 30m, 6h or 1d (or a number of seconds)")
+        return seconds
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
 
 
 def _check_http_url(value: str, what: str) -> str:
@@ -134,6 +147,9 @@ class Site(_Frozen):
     max_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
     max_redirects: Annotated[int, Field(ge=0, le=50)] = 10
     remove_after: Annotated[int, Field(ge=1)] = 2  # runs in a row a page must be gone before it is removed
+    # each page is fetched without ETag/Last-Modified at least this often (seconds; "6h", "1d" in
+    # sites.yaml), spread over the runs, so a server whose validators lie is caught
+    revalidate_after: Duration = 86400.0
     # scheduling (archiver daemon) and notifications
     schedule: str | None = None  # cron ("0 */6 * * *") or "every 6h"; default: the config's schedule
     jitter: Seconds = 0.0  # up to this many seconds of random delay per scheduled run

@@ -8,7 +8,10 @@ failure, not a change; a redirect inside the site moves the file to the final UR
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
+from urllib.parse import urlsplit
 
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import BodyStore, PageState, SiteState
@@ -65,6 +68,16 @@ def refusal(old: str | None, new: str) -> str | None:
     return None
 
 
+def _validators_stayed(job: PageJob, outcome: PageOutcome) -> bool:
+    """A new body under the validators of the old one: asked with them, the server would have
+    answered 304 and hidden the change."""
+    if job.body_hash is None or outcome.body_hash == job.body_hash:
+        return False
+    return bool(job.etag and outcome.etag == job.etag) or bool(
+        job.last_modified and outcome.last_modified == job.last_modified and not job.etag
+    )
+
+
 class Applier:
     """The mutable state of one site's run: what it found, wrote and decided (main process only).
 
@@ -88,6 +101,8 @@ class Applier:
         self.keys = {page_key(site.base_url, u): u for u in mapping}
         self.owner: dict[str, str] = {}  # file path -> the listed URL archived in it (see claim)
         self.converted: set[str] = set()  # URLs whose file this run wrote (or kept) from a new body
+        self.now = time.time()  # when the run's full bodies count as verified (PageState.verified)
+        self.lying: set[str] = set()  # hosts whose validators stayed while a page changed
 
     def claim(self, jobs: list[PageJob]) -> None:
         # a URL owns its own natural path first; a page that moved owns its new path if nobody does
@@ -133,7 +148,12 @@ class Applier:
         ps.path = ps.path or job.path
         if links is not None:
             ps.links = links
-        kind = outcome.kind
+        runs_gone = ps.gone  # (a page that answers is no longer gone: _outcome resets the count)
+        result = self._outcome(outcome, ps)
+        return result if job.listed else self.still_unlisted(job, ps, result, runs_gone)
+
+    def _outcome(self, outcome: PageOutcome, ps: PageState) -> PageResult:
+        job, kind = outcome.job, outcome.kind
         if kind is OutcomeKind.FAILED:
             return self.failed(job, ps, outcome.error or "failed")
         if kind is OutcomeKind.SKIPPED:
@@ -177,6 +197,10 @@ class Applier:
         if kind is OutcomeKind.CONVERTED:
             ps.blocks = list(outcome.blocks) if outcome.blocks is not None else None
             self.converted.add(job.url)
+            if not job.conditional and _validators_stayed(job, outcome):
+                self.lying.add(urlsplit(job.url).netloc)
+        if kind in (OutcomeKind.CONVERTED, OutcomeKind.SAME_BODY):
+            ps.verified = self.now
         status = PageStatus.UNCHANGED
         if markdown is not None and (kind is OutcomeKind.CONVERTED or target != job.path):
             status = repo.write_page(site.name, target, markdown)
@@ -210,12 +234,34 @@ class Applier:
         ps.failures, ps.gone, ps.error = 0, 0, None
         ps.etag, ps.last_modified, ps.body_hash = outcome.etag, outcome.last_modified, outcome.body_hash
         ps.content_type, ps.path, ps.status = outcome.content_type, target, status.value
+        ps.verified = self.now
         return PageResult(job.url, target, status)
 
+    def still_unlisted(self, job: PageJob, ps: PageState, result: PageResult, runs_gone: int) -> PageResult:
+        """A page discovery no longer finds, fetched by its URL: its run counts towards removal
+        (a 404 counted already), and once ``remove_after`` runs have passed its file goes, unless this
+        run brought a new version (archived now, removed the next run)."""
+        if result.status is PageStatus.REMOVED:  # a 404 that reached remove_after: forgotten
+            self.pages.pop(job.url, None)
+        if result.status in (PageStatus.GONE, PageStatus.REMOVED):
+            return result
+        ps.gone = runs_gone + 1
+        runs = f"{ps.gone} of {self.site.remove_after} runs before removal"
+        if result.status in (PageStatus.ADDED, PageStatus.CHANGED):
+            return dataclasses.replace(result, error=f"no longer listed ({runs}); its last version is archived")
+        if ps.gone >= self.site.remove_after and self.remove(job.url, result.path):
+            self.pages.pop(job.url, None)
+            return PageResult(job.url, result.path, PageStatus.REMOVED, "no longer listed")
+        # (a page nobody links to that fails to answer is no failure of the site's run)
+        failed = f"; fetching it failed: {result.error}" if result.status is PageStatus.FAILED else ""
+        ps.status = PageStatus.GONE.value
+        return PageResult(job.url, result.path, PageStatus.GONE, f"no longer listed ({runs}){failed}")
+
     def unlisted(self) -> None:
-        """Pages the last run had that discovery no longer finds: removed after ``remove_after`` runs."""
+        """Pages the last run had that discovery no longer finds, and that were not fetched (see
+        still_unlisted): removed after ``remove_after`` runs."""
         for url, ps in sorted(self.state.pages.items()):
-            if url in self.mapping or not ps.path:
+            if url in self.mapping or url in self.pages or not ps.path:
                 continue
             ps.gone += 1
             if ps.gone >= self.site.remove_after:

@@ -10,6 +10,8 @@ from archiver.config import Site
 from archiver.models import FileStat, PageResult, PageStatus, SiteReport
 from archiver.text import one_line
 
+UNLISTED = "no longer listed"  # how a page discovery no longer finds is said (run/apply.py)
+
 _WHY = {
     "rules": (
         "re-rendered under new rules",
@@ -60,7 +62,8 @@ def commit_message(
         if group:
             lines.append(f"{title}:")
             for r in group:
-                why = f" ({r.error})" if status in (PageStatus.REMOVED, PageStatus.MOVED) and r.error else ""
+                said = status in (PageStatus.REMOVED, PageStatus.MOVED) or (r.error or "").startswith(UNLISTED)
+                why = f" ({r.error})" if said and r.error else ""
                 lines.append(one_line(f"- {r.path}  {r.url}{why}").rstrip())  # outside text: one line, always
             lines.append("")
     kind = "rules" if rules else "docs"

@@ -14,17 +14,20 @@ commit message in :mod:`.commits`, the re-render under new rules in :mod:`.reren
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from archiver.archive.repo import ArchiveRepo
-from archiver.archive.state import BodyStore, SiteState, StateStore
+from archiver.archive.state import BodyStore, PageState, SiteState, StateStore
 from archiver.config import Config, Site
 from archiver.errors import ArchiverError, FetchError, LockedError
-from archiver.fetch import Discovery, discover_pages, listed_pages
+from archiver.fetch import Discovery, discover_pages, listed_pages, url_filter
 from archiver.models import PageJob, PageOutcome, PageResult, RunReport, SiteReport
 from archiver.paths import assign_paths
 from archiver.run import sitechrome
@@ -59,7 +62,22 @@ class NullProgress:
         pass
 
 
-def _plan(site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], found: Discovery) -> list[PageJob]:
+def revalidates(site: Site, state: SiteState, url: str, ps: PageState, now: float) -> bool:
+    """Whether this run asks for ``url`` without its validators: its host was caught answering 304
+    for a changed page, or its last full body is older than ``revalidate_after`` (each page's turn
+    comes between half of it and all of it, by a fraction fixed per URL, so the pages of one first
+    run are spread over later runs instead of all coming due at once)."""
+    if urlsplit(url).netloc in state.untrusted:
+        return True
+    if ps.verified is None:
+        return True
+    turn = int.from_bytes(hashlib.blake2b(url.encode(), digest_size=2).digest()) / 65536
+    return now - ps.verified >= site.revalidate_after * (0.5 + 0.5 * turn)
+
+
+def _plan(
+    site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], found: Discovery, now: float
+) -> list[PageJob]:
     jobs = []
     for url, rel in mapping.items():
         ps = state.pages.get(url)
@@ -71,18 +89,41 @@ def _plan(site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, st
                 prefetched = None
             jobs.append(PageJob(url, path, prefetched=prefetched))
             continue
-        jobs.append(PageJob(url, path, ps.etag, ps.last_modified, ps.body_hash, ps.twin, prefetched))
+        conditional = not revalidates(site, state, url, ps, now)
+        jobs.append(PageJob(url, path, ps.etag, ps.last_modified, ps.body_hash, ps.twin, prefetched, conditional))
+    return jobs
+
+
+def _unlisted(site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], now: float) -> list[PageJob]:
+    """Pages discovery no longer finds, still fetched by their URL until ``remove_after`` runs have
+    passed (a page rewritten and unlinked in one deploy keeps its last version); not those the
+    site's include/exclude now rules out, nor one whose file a listed page took over."""
+    wanted = url_filter(site)
+    taken = set(mapping.values())
+    jobs = []
+    for url, ps in sorted(state.pages.items()):
+        if (
+            url in mapping
+            or not ps.path
+            or ps.path in taken
+            or not wanted(url)
+            or not repo.has_page(site.name, ps.path)
+        ):
+            continue
+        conditional = not revalidates(site, state, url, ps, now)
+        jobs.append(PageJob(url, ps.path, ps.etag, ps.last_modified, ps.body_hash, ps.twin, None, conditional, False))
     return jobs
 
 
 def _known(
-    site: Site, repo: ArchiveRepo, state: SiteState
+    site: Site, repo: ArchiveRepo, state: SiteState, now: float
 ) -> dict[str, tuple[str | None, str | None, list[str] | None]]:
-    """What a crawl may ask conditionally: pages whose file is still there."""
+    """What a crawl may ask conditionally: pages whose file is still there and whose turn to be
+    revalidated has not come."""
     return {
         url: (ps.etag, ps.last_modified, ps.links)
         for url, ps in state.pages.items()
-        if ps.path and not ps.twin and repo.has_page(site.name, ps.path)
+        if ps.path and not ps.twin and repo.has_page(site.name, ps.path) and not revalidates(site, state, url, ps, now)
     }
 
 
@@ -96,7 +137,7 @@ def discover(site: Site, repo: ArchiveRepo | None = None, state: SiteState | Non
         return listed_pages(site)
     if state is None:
         state = StateStore(repo.state_dir).load(site.name) if repo else SiteState()
-    known = _known(site, repo, state) if repo else {}
+    known = _known(site, repo, state, time.time()) if repo else {}
 
     async def go() -> Discovery:
         async with fetcher_for(site) as fetcher:
@@ -134,6 +175,12 @@ def run_site(
                 site, repo, work, work.converted & sitechrome.touched(work.pages, before, after), after, workers
             )
         report.notes = notes(report.results) + [f"site chrome: {line}" for line in report.chrome]
+        for host in sorted(work.lying - set(state.untrusted)):  # said once: from now on it is asked in full
+            report.notes.append(
+                f"{host} answered 304 Not Modified for a page that had changed (its ETag/Last-Modified stayed "
+                "the same); its pages are fetched in full from now on"
+            )
+        state.untrusted = sorted(set(state.untrusted) | work.lying)
         commit_site(repo, site, report)
         state.pages = work.pages
         state.strays = work.stray_runs
@@ -168,7 +215,7 @@ def _archive_pages(
         return None
     bodies = BodyStore(repo.bodies_dir(site.name))
     work = Applier(site, repo, state, mapping, report, bodies)
-    jobs = _plan(site, repo, state, mapping, found)
+    jobs = _plan(site, repo, state, mapping, found, work.now) + _unlisted(site, repo, state, mapping, work.now)
     work.claim(jobs)
     progress.site_started(site.name, len(jobs))
 

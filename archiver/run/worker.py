@@ -84,7 +84,7 @@ async def _fetch_twin(fetcher: Fetcher, job: PageJob) -> FetchedPage | None:
     """The page's Markdown twin if the site serves one (text, not an HTML fallback), else None."""
     twin = markdown_twin(job.url)
     try:
-        page = await fetcher.fetch(twin, etag=job.etag if job.twin else None)
+        page = await fetcher.fetch(twin, etag=job.etag if job.twin and job.conditional else None)
     except FetchError:
         return None
     if page.not_modified and job.twin:
@@ -103,8 +103,9 @@ async def _get(fetcher: Fetcher, job: PageJob, prefer_markdown: bool) -> tuple[F
         twin = await _fetch_twin(fetcher, job)
         if twin is not None:
             return twin, True
-    etag = None if job.twin else job.etag  # a validator of the twin means nothing to the page
-    return await fetcher.fetch(job.url, etag=etag, last_modified=None if job.twin else job.last_modified), False
+    if job.twin or not job.conditional:  # (a validator of the twin means nothing to the page)
+        return await fetcher.fetch(job.url), False
+    return await fetcher.fetch(job.url, etag=job.etag, last_modified=job.last_modified), False
 
 
 async def process_page(
