@@ -32,6 +32,7 @@ KEEP_SHARE = 0.25  # ... and one already chosen stays chrome while on at least t
 MIN_WORDS = 2  # one word ("Home", "Parameters") is no block worth a decision
 MIN_LEFT = 40  # characters a page must keep without its chrome, else nothing is dropped
 LINK_SHARE = 0.5  # a block whose text is mostly links is a menu, a sidebar or a link list
+FOOTER_MAX = 300  # characters of a paragraph that may be a footer line ("Copyright … All rights reserved")
 
 _BLOCKS = frozenset(
     {"div", "nav", "header", "footer", "aside", "section", "ul", "ol", "dl", "table", "p", "form", "center"}
@@ -66,55 +67,69 @@ def _print(tag: str, text: str) -> str:
 _LINKED = frozenset({"a", "option", "button", "label"})
 
 
-def _char_counts(content: Any) -> tuple[dict[Any, int], dict[Any, int]]:
-    """Per element: characters of text in it, and of those in links and form controls (one pass,
-    children before parents)."""
-    total: dict[Any, int] = {}
-    linked: dict[Any, int] = {}
-    for el in reversed(list(content.iter())):
-        n = len(el.text.strip()) if el.text else 0
-        in_links = 0
-        for child in el:
-            n += total.get(child, 0) + (len(child.tail.strip()) if child.tail else 0)
-            in_links += linked.get(child, 0)
-        total[el] = n
-        linked[el] = n if el.tag in _LINKED else in_links
-    return total, linked
-
-
-def _looks_like_chrome(el: Any, before_heading: bool, total: int, linked: int) -> bool:
-    """Shaped like chrome: placed before the title, a chrome element, role or name, mostly links, or
-    a footer's words (the text itself is checked by the caller)."""
+def _looks_like_chrome(el: Any, before_heading: bool) -> bool:
+    """Placed before the title, or a chrome element, role or name."""
     if before_heading or el.tag in _CHROME_TAGS:
         return True
     if el.get("role", "").lower() in _CHROME_ROLES:
         return True
-    if _CHROME_NAMES.search(f"{el.get('class', '')} {el.get('id', '')}"):
-        return True
-    return linked >= total * LINK_SHARE
+    return bool(_CHROME_NAMES.search(f"{el.get('class', '')} {el.get('id', '')}"))
 
 
-def candidates(content: Any) -> list[Block]:
-    """The blocks of ``content`` that could be chrome, each with its print, in document order."""
+def candidates(content: Any, preset: bool = False) -> list[Block]:
+    """The blocks of ``content`` that could be chrome, each with its print, in document order.
+
+    ``preset``: the page's generator is known and its preset already took its menus and sidebars
+    out; then only blocks placed or named like chrome are looked at (banners, headers), not every
+    block's share of links, which costs a pass over every element."""
     first_heading = next((h for h in content.iter(*_HEADING) if _text(h)), None)
     # code is content, always: no block that holds code or sits in it, nor one holding the title
-    code = content.xpath(".//pre")
-    skip = {el for pre in code for el in pre.iter()} | {el for pre in code for el in pre.iterancestors()}
+    skip: set[Any] = set()
+    for pre in content.iter("pre"):
+        skip.update(pre.iter(*_BLOCKS))
+        skip.update(pre.iterancestors())
     if first_heading is not None:
         skip.update(first_heading.iterancestors())
-    total, linked = _char_counts(content)
-    before = first_heading is not None  # still before the first heading, in document order
+    if preset:
+        return _named_candidates(content, first_heading, skip)
+    elements = list(content.iter())
+    heading_at = elements.index(first_heading) if first_heading is not None else -1
+    # one pass, children before parents: each element's characters of text, and of those the ones
+    # in links and form controls; a block is judged as soon as its children are counted
+    total: dict[Any, int] = {}
+    linked: dict[Any, int] = {}
     out: list[Block] = []
-    for el in content.iter():
-        if el is first_heading:
-            before = False
-        if el is content or el.tag not in _BLOCKS or el in skip or not total[el]:
+    for i in range(len(elements) - 1, -1, -1):
+        el = elements[i]
+        n = len(el.text.strip()) if el.text else 0
+        in_links = 0
+        for child in el:
+            n += total[child] + (len(child.tail.strip()) if child.tail else 0)
+            in_links += linked[child]
+        total[el] = n
+        linked[el] = in_links = n if el.tag in _LINKED else in_links
+        if not n or el.tag not in _BLOCKS or el in skip or i == 0:
             continue
-        shaped = _looks_like_chrome(el, before, total[el], linked[el])
-        if not shaped and el.tag not in ("p", "div"):
+        shaped = _looks_like_chrome(el, i < heading_at) or in_links >= n * LINK_SHARE
+        if not shaped and (el.tag not in ("p", "div") or n > FOOTER_MAX):  # a footer's words are few
             continue
         text = _text(el)
         if text.count(" ") + 1 >= MIN_WORDS and (shaped or _FOOTER_WORDS.search(text)):
+            out.append(Block(el, _print(el.tag, text), text))
+    out.reverse()
+    return out
+
+
+def _named_candidates(content: Any, first_heading: Any, skip: set[Any]) -> list[Block]:
+    before = first_heading is not None
+    out: list[Block] = []
+    for el in content.iter(*_BLOCKS, *_HEADING):
+        if el is first_heading:
+            before = False
+        if el is content or el.tag not in _BLOCKS or el in skip or not _looks_like_chrome(el, before):
+            continue
+        text = _text(el)
+        if text.count(" ") + 1 >= MIN_WORDS:
             out.append(Block(el, _print(el.tag, text), text))
     return out
 

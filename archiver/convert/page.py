@@ -32,7 +32,7 @@ from archiver.urls import EMAIL_PROTECTION, canonical, decode_cfemail
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
 # shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).
-CONVERTER_VERSION = "5"
+CONVERTER_VERSION = "6"
 
 ALWAYS_STRIP = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "link", "meta")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
@@ -263,7 +263,7 @@ def stable_urls(content: Any) -> None:
     for el in content.iter("a", *_MEDIA):
         for name in ("href", "src", "poster"):
             value = el.get(name)
-            if value:
+            if value and ("?" in value or EMAIL_PROTECTION in value):  # (the rest has nothing to drop)
                 stable = canonical(value, asset=True if el.tag in _MEDIA else None)
                 if stable != value:
                     el.set(name, stable)
@@ -298,7 +298,7 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str, tuple
     """Convert an HTML page to ``(title, markdown body, block prints)``; links and images become
     absolute, and the blocks whose prints are in ``rules.chrome`` are left out."""
     doc, content, preset = _content(html, url, rules)
-    found = chrome.candidates(content)
+    found = chrome.candidates(content, preset is not None)
     chrome.drop_chrome(content, found, rules.chrome)
     stable_urls(content)
     title = _title(doc, content)
@@ -314,8 +314,8 @@ def html_to_markdown(html: str, url: str, rules: Rules) -> tuple[str, str, tuple
 def block_texts(body: bytes, content_type: str, url: str, rules: Rules) -> dict[str, str]:
     """The text of each block of an HTML page that could be chrome, by print (to name a site's
     chrome in its commit messages)."""
-    _, content, _ = _content(decode(body, content_type), url, rules)
-    return {block.print: block.text for block in chrome.candidates(content)}
+    _, content, preset = _content(decode(body, content_type), url, rules)
+    return {block.print: block.text for block in chrome.candidates(content, preset is not None)}
 
 
 def _front_matter(title: str, url: str) -> str:
