@@ -33,6 +33,10 @@ class FetchError(ArchiverError):
     """A URL could not be fetched (network error, bad status, too large, too many redirects)."""
 
 
+class UnreachableError(FetchError):
+    """The host could not be reached at all (refused, unknown name, no route): no answer, good or bad."""
+
+
 class ConvertError(ArchiverError):
     """A response body could not be converted to Markdown."""
 

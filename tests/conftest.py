@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import DATA, SITE_PAGES, FaultServer
+from helpers import DATA, V1_PAGES, FaultServer
 from typer.testing import CliRunner
 
 from archiver.archive.repo import ArchiveRepo
@@ -50,9 +50,9 @@ def archive(tmp_path: Path) -> ArchiveRepo:
 
 @pytest.fixture
 def sites_yaml(tmp_path: Path, docs_server: FaultServer) -> Path:
-    """A sites.yaml pointing at the test server."""
+    """A sites.yaml pointing at the test server, listing site_v1's pages (add new.html for v2)."""
     path = tmp_path / "sites.yaml"
-    pages = ", ".join(SITE_PAGES)
+    pages = ", ".join(V1_PAGES)
     path.write_text(
         f"sites:\n  - name: docs\n    base_url: {docs_server.url}\n    pages: [{pages}]\n"
         "    retries: 0\n    remove_after: 1\n"

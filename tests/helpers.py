@@ -112,6 +112,7 @@ class FaultServer(StaticServer):
 
 
 SITE_PAGES = ["index.html", "guide/", "guide/auth.html", "reference/api.html", "old.html", "new.html"]
+V1_PAGES = SITE_PAGES[:-1]  # what site_v1 serves (new.html comes with site_v2)
 
 
 def make_site(url: str, pages: list[str] | None = None, **fields: object) -> Site:

@@ -63,6 +63,7 @@ def test_run_status_log_diff(
     assert first.exit_code == 0, first.stderr
     assert "docs" in first.stdout and "fetched" in first.stdout
     docs_server.root = site_v2
+    sites_yaml.write_text(sites_yaml.read_text().replace("old.html]", "old.html, new.html]"))  # v2's new page
     second = invoke(cli, "run", "--config", str(sites_yaml), "--repo", str(repo))
     assert second.exit_code == 0
     assert "docs: changed guide/auth.md" in second.stderr  # plain progress lines off a terminal

@@ -10,7 +10,7 @@ import pytest
 from helpers import FaultServer
 
 from archiver import __version__
-from archiver.errors import FetchError
+from archiver.errors import FetchError, UnreachableError
 from archiver.fetch.client import Fetcher, backoff_seconds, retry_after_seconds
 from archiver.models import FetchedPage
 
@@ -109,7 +109,7 @@ def test_connection_refused_is_a_fetch_error() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
-    with pytest.raises(FetchError, match="ConnectError"):
+    with pytest.raises(UnreachableError, match=rf"^cannot reach 127\.0\.0\.1:{port} \(connection refused\)"):
         fetch(f"http://127.0.0.1:{port}/")
 
 

@@ -65,8 +65,8 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(path: Path, url: str, targets: list[str], extra: str = "") -> Path:
-    pages = "index.html, guide/, guide/auth.html, reference/api.html, old.html, new.html"
+def write_config(path: Path, url: str, targets: list[str], extra: str = "", new: bool = False) -> Path:
+    pages = "index.html, guide/, guide/auth.html, reference/api.html, old.html" + (", new.html" if new else "")
     path.write_text(
         f"notify: [{', '.join(targets)}]\n{extra}"
         f"sites:\n  - name: docs\n    base_url: {url}\n    pages: [{pages}]\n    retries: 0\n"
@@ -88,8 +88,10 @@ def test_a_run_that_commits_sends_one_digest_with_pages_and_patch(
         assert len(rx.messages) == 1
         assert rx.messages[0]["title"].startswith("docs: 5 pages changed")
         docs_server.root = site_v2
+        write_config(tmp_path / "sites.yaml", docs_server.url, [rx.url], new=True)  # v2's new page listed
         for _ in range(3):  # v2, then runs until nothing changes (a gone page may take a run more)
-            assert run(config, repo).exit_code == 0
+            result = run(config, repo)
+            assert result.exit_code == 0, result.output
     # one digest per commit, none for a run that changed nothing
     assert [m["title"] for m in rx.messages] == git(repo, "log", "--reverse", "--format=%s").splitlines()
     digest = rx.messages[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import FaultServer, commit_count, git, make_config, make_site
+from helpers import V1_PAGES, FaultServer, commit_count, git, make_config, make_site
 
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import StateStore
@@ -27,7 +27,9 @@ def test_first_run_archives_every_page_in_one_commit(docs_server: FaultServer, a
     assert got["guide/auth.md"] is PageStatus.ADDED
     assert got["reference/api.md"] is PageStatus.ADDED
     assert got["old.md"] is PageStatus.ADDED
-    assert got["new.md"] is PageStatus.GONE  # listed but 404 and never archived: nothing to remove
+    # listed by hand but 404 and never archived: a typo in pages:, said as a failure (issue 12, #2)
+    assert got["new.md"] is PageStatus.FAILED and report.failed
+    assert "HTTP 404: check the URL in pages:" in next(r.error or "" for r in report.results if r.path == "new.md")
     assert commit_count(archive.path) == 1
     files = set(git(archive.path, "ls-files").split())
     assert files == {
@@ -259,7 +261,7 @@ def test_wrong_charset_is_handled_not_fatal(docs_server: FaultServer, archive: A
     docs_server.set_page(
         "/old.html", '<meta charset="iso-8859-1"><main><p>naïve</p></main>'.encode("latin-1"), ctype="text/html"
     )
-    report = run(make_config(make_site(docs_server.url)), archive, workers=1).sites[0]
+    report = run(make_config(make_site(docs_server.url, V1_PAGES)), archive, workers=1).sites[0]
     assert not report.failed
     assert "caf\ufffd" in (archive.path / "docs/index.md").read_text()
     assert "naïve" in (archive.path / "docs/old.md").read_text()

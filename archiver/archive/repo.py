@@ -76,6 +76,14 @@ class ArchiveRepo:
         """Open the archive at ``path``, creating the folder and the repository if missing."""
         if (path / ".git").exists():
             return cls.open(path, identity)
+        if path.exists() and not path.is_dir():
+            raise StoreError(f"{path} is a file, not a folder: pass --repo a folder for the archive")
+        if path.is_dir() and any(path.iterdir()):
+            # never turn a folder full of something else (say the home folder) into an archive
+            raise StoreError(
+                f"{path} is a folder with files in it but no git repository: pass --repo an empty or new "
+                "folder, or an existing archive"
+            )
         try:
             path.mkdir(parents=True, exist_ok=True)
             repo = git.Repo.init(path, initial_branch="main")
@@ -98,8 +106,11 @@ class ArchiveRepo:
     def lock(self, wait: float = 0.0, stop: threading.Event | None = None) -> Iterator[None]:
         """Hold the repository's run lock; LockedError if another run holds it after ``wait`` s
         (or as soon as ``stop`` is set while waiting)."""
-        self.meta.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.meta / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.meta.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.meta / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot write to the archive {self.path}: {exc.strerror or exc}") from exc
         try:
             deadline = time.monotonic() + wait
             while True:
@@ -227,7 +238,10 @@ class ArchiveRepo:
         return [entry for entry in out.split("\0") if entry.strip()]
 
     def stage_site(self, site: str) -> list[FileStat]:
-        """Stage everything under the site's folder; the per-file line counts staged."""
+        """Stage everything under the site's folder; the per-file line counts staged (none when the
+        folder was never written: a first run whose every page failed)."""
+        if not self.site_dir(site).exists() and not self._git("ls-files", "--", f"{site}/").strip():
+            return []
         self._git("add", "--all", "--", f"{site}/")
         out = self._git("diff", "--cached", "--no-renames", "--numstat", "--", f"{site}/")
         stats: list[FileStat] = []

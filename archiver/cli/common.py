@@ -132,20 +132,22 @@ class TermProgress:
 
 
 def summary_table(reports: list[SiteReport]) -> Table:
-    """The per-site table every archiving command ends with."""
+    """The per-site table every archiving command ends with: fetched is the sum of the columns after
+    it (gone, moved and skipped get a column when some site has one)."""
     table = Table(title="archiver run", title_justify="left")
-    for col in ("site", "fetched", "unchanged", "changed", "added", "removed", "failed", "commit"):
+    extra = [s for s in (PageStatus.MOVED, PageStatus.GONE, PageStatus.SKIPPED) if any(r.count(s) for r in reports)]
+    statuses = [PageStatus.UNCHANGED, PageStatus.CHANGED, PageStatus.ADDED, *extra, PageStatus.REMOVED]
+    columns = ["site", "fetched", *(s.value for s in statuses), "failed", "commit"]
+    for col in columns:
         table.add_column(col, justify="left" if col in ("site", "commit") else "right")
     for r in reports:
         commit = r.commit[:10] if r.commit else ("[red]error[/red]" if r.error else "-")
+        failed = r.count(PageStatus.FAILED)
         table.add_row(
             r.site,
             str(r.fetched),
-            str(r.count(PageStatus.UNCHANGED)),
-            str(r.count(PageStatus.CHANGED)),
-            str(r.count(PageStatus.ADDED)),
-            str(r.count(PageStatus.REMOVED)),
-            str(r.count(PageStatus.FAILED)),
+            *(str(r.count(s)) for s in statuses),
+            f"[red]{failed}[/red]" if failed else "0",
             commit,
         )
     return table

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from archiver.archive import history, revisions
-from archiver.cli.common import ConfigOpt, RepoOpt, VerboseOpt, app, command, err, out
+from archiver.cli.common import ConfigOpt, RepoOpt, VerboseOpt, app, command, err, out, printable
 from archiver.config import load_config
 from archiver.errors import HistoryError
 from archiver.models import Snapshot
@@ -72,7 +72,7 @@ def log(
         table.add_row(*row, *([escape(_sections_text(found[s.sha]))] if sections else []))
     out.print(table)
     if not snaps:
-        err.print(f"no snapshots of {what}" + (f" since {since}" if since else ""), highlight=False)
+        err.print(printable(f"no snapshots of {what}" + (f" since {since}" if since else "")), highlight=False)
 
 
 @app.command()

@@ -50,12 +50,12 @@ def init(
     """Create a sample sites.yaml (if missing) and an empty archive repository."""
     with command(verbose):
         if config.exists():
-            out.print(f"{config} exists; left as it is")
+            out.print(f"{printable(str(config))} exists; left as it is")
         else:
             config.write_text(SAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
-            out.print(f"wrote {config}: edit it to list the docs you want to track")
+            out.print(f"wrote {printable(str(config))}: edit it to list the docs you want to track")
         ArchiveRepo.open_or_init(repo)
-        out.print(f"archive repository ready at {repo}; next: archiver run")
+        out.print(f"archive repository ready at {printable(str(repo))}; next: archiver run")
 
 
 @app.command("run")
@@ -94,7 +94,7 @@ def _show_run(report: RunReport, code: int, *, quiet: bool, as_json: bool) -> No
         out.print(summary_table(report.sites))
     if report.push and report.push.ok and not (quiet or as_json):
         pushed = f"sent {report.push.commit[:10]}" if report.push.pushed and report.push.commit else "up to date"
-        out.print(f"pushed to {report.push.remote}: {pushed}", highlight=False)
+        out.print(f"pushed to {printable(report.push.remote)}: {pushed}", highlight=False)
     if report.push and report.push.error:
         err.print(f"[red]push[/red]: {printable(report.push.error)}", highlight=False, soft_wrap=True)
     for site in report.sites:
@@ -125,25 +125,29 @@ def status(
         next_runs = read_next_runs(archive.meta)  # only while archiver daemon runs
         if next_runs is not None:
             table.add_column("next run (UTC)")
-        failing: list[tuple[str, str, str]] = []
+        problems: list[tuple[str, str]] = []
         for site in cfg.sites:
             state = store.load(site.name)
             last = state.last_run
             changed = sum(int(last.get(k, 0) or 0) for k in ("added", "changed", "removed"))
             commit = history.snapshots(repo, site.name, limit=1)
+            if last.get("error"):
+                problems.append((site.name, f"last run failed: {last['error']}"))
             table.add_row(
                 site.name,
                 str(last.get("finished", "never")),
                 str(last.get("pages", 0)),
                 str(changed),
-                str(last.get("failed", 0)),
+                "[red]error[/red]" if last.get("error") else str(last.get("failed", 0)),
                 commit[0].sha[:10] + " " + commit[0].date[:10] if commit else "-",
                 *([next_runs.get(site.name, "-")[:19].replace("T", " ")] if next_runs is not None else []),
             )
-            failing += [(site.name, url, p.error or "") for url, p in sorted(state.pages.items()) if p.failures]
+            problems += [
+                (site.name, f"failing {url}: {p.error}") for url, p in sorted(state.pages.items()) if p.failures
+            ]
         out.print(table)
-        for name, url, error in failing:
-            out.print(f"{name}: failing {url}: {error}", highlight=False, soft_wrap=True)
+        for name, problem in problems:
+            out.print(f"{name}: {printable(problem)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -160,14 +164,18 @@ def demo(
         reports = run_demo(target)
         out.print(summary_table(reports))
         snaps = history.snapshots(target, "acme")
-        out.print(f"\n[bold]archiver log acme[/bold]  (the same as: git -C {target} log --numstat -- acme/)")
+        out.print(
+            f"\n[bold]archiver log acme[/bold]  (the same as: git -C {printable(str(target))} log --numstat -- acme/)"
+        )
         for s in snaps:
             n = len(s.files)
             out.print(
                 f"{s.date[:19]}  {s.sha[:10]}  {n} files changed +{s.lines_added} −{s.lines_removed}  {s.subject}"
             )
-        out.print(f"\n[bold]archiver diff acme[/bold]  (the same as: git -C {target} show HEAD -- acme/)\n")
+        out.print(
+            f"\n[bold]archiver diff acme[/bold]  (the same as: git -C {printable(str(target))} show HEAD -- acme/)\n"
+        )
         sys.stdout.flush()
         sys.stdout.write(revisions.diff(target, "acme", color=out.is_terminal))
         if repo:
-            out.print(f"\nthe archive is in {repo}; try: git -C {repo} log -p")
+            out.print(f"\nthe archive is in {printable(str(repo))}; try: git -C {printable(str(repo))} log -p")

@@ -11,7 +11,18 @@ from typing import Annotated
 
 import typer
 
-from archiver.cli.common import EXIT_USAGE, ConfigOpt, RepoOpt, VerboseOpt, WorkersOpt, app, command, err, out
+from archiver.cli.common import (
+    EXIT_USAGE,
+    ConfigOpt,
+    RepoOpt,
+    VerboseOpt,
+    WorkersOpt,
+    app,
+    command,
+    err,
+    out,
+    printable,
+)
 from archiver.config import load_config
 from archiver.errors import ConfigError
 
@@ -61,10 +72,10 @@ def systemd(
         try:
             written = write_units(units, target)
         except OSError as exc:
-            err.print(f"[red]error[/red]: cannot write the units into {target}: {exc}", highlight=False)
+            err.print(f"[red]error[/red]: {printable(f'cannot write the units into {target}: {exc}')}", highlight=False)
             raise typer.Exit(EXIT_USAGE) from None
     for path in written:
-        out.print(f"wrote {path}", highlight=False)
+        out.print(f"wrote {printable(str(path))}", highlight=False)
     out.print(
         "next: systemctl --user daemon-reload && systemctl --user enable --now archiver.timer\n"
         "(and loginctl enable-linger $USER so it runs while you are logged out)",

@@ -39,6 +39,7 @@ SITE_NAME = re.compile(r"\A[a-z0-9][a-z0-9._-]*\Z")
 AUTHOR = re.compile(r"\A(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+)>\Z")
 
 Seconds = Annotated[float, Field(ge=0)]
+_PAGE_FILES = (".html", ".htm", ".xhtml", ".php", ".asp", ".aspx", ".jsp", ".md", ".txt", ".json")
 
 
 def _duration(value: object) -> object:
@@ -173,6 +174,15 @@ class Site(_Frozen):
         _check_http_url(v, "base_url")
         if urlsplit(v).query or urlsplit(v).fragment or "#" in v:
             raise ValueError(f"base_url must not have a query or fragment, got {v!r}")
+        path = urlsplit(v).path
+        name = path.rsplit("/", 1)[-1]
+        if name.lower().endswith(_PAGE_FILES):
+            # what people copy from the address bar: the folder is the base, the file a page in it
+            folder = v[: len(v) - len(name)] if v.endswith(name) else v.rsplit("/", 1)[0] + "/"
+            raise ValueError(
+                f"base_url ends in a file name ({name}); it must be the folder the docs live in. "
+                f"Did you mean base_url: {folder} with pages: [{name}] (or a crawl starting there)?"
+            )
         # a base without a trailing slash would make urljoin drop its last segment
         return v if v.endswith("/") else v + "/"
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from archiver import __version__
-from archiver.errors import FetchError
+from archiver.errors import FetchError, UnreachableError
 from archiver.models import FetchedPage
 
 logger = logging.getLogger(__name__)
@@ -163,6 +163,8 @@ class Fetcher:
                 return page, retry_after, ""
             except TimeoutError:
                 return None, None, f"{url}: timed out after {self.timeout * 2:.0f} s"
+            except httpx.ConnectError as exc:
+                return None, None, f"{UNREACHABLE} {host} ({_connect_reason(exc)})"
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 return None, None, f"{url}: {_describe(exc)}"
             except httpx.TooManyRedirects as exc:
@@ -173,7 +175,8 @@ class Fetcher:
     def _retry_wait(self, attempt: int, error: str, retry_after: float | None) -> float:
         """Seconds to wait before retrying after ``attempt`` failed; FetchError when not to retry."""
         if attempt >= self.retries:
-            raise FetchError(error + (f" (after {attempt + 1} attempts)" if attempt else ""))
+            kind = UnreachableError if error.startswith(UNREACHABLE) else FetchError
+            raise kind(error + (f" (after {attempt + 1} attempts)" if attempt else ""))
         wait = backoff_seconds(attempt, self.backoff_base)
         if retry_after is not None:
             if retry_after > MAX_RETRY_AFTER:
@@ -215,6 +218,29 @@ class Fetcher:
                 raise FetchError(f"{url}: body is over the {self.max_bytes}-byte cap; not stored")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+UNREACHABLE = "cannot reach"  # how an error that got no answer at all begins (UnreachableError)
+_REASONS = (
+    ("refused", "connection refused"),
+    ("all connection attempts failed", "connection refused"),  # anyio's word for it
+    ("name or service not known", "no such host name"),
+    ("nodename nor servname", "no such host name"),
+    ("temporary failure in name resolution", "host name could not be resolved"),
+    ("no route", "no route to host"),
+    ("network is unreachable", "network is unreachable"),
+    ("timed out", "connection timed out"),
+    ("certificate", "TLS certificate not trusted"),
+)
+
+
+def _connect_reason(exc: httpx.ConnectError) -> str:
+    """Why a connection failed, in a few words (the OS's message, less its errno)."""
+    text = str(exc)
+    for needle, reason in _REASONS:
+        if needle in text.lower():
+            return reason
+    return text or type(exc).__name__
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 from lxml import etree
 
 from archiver.config import Site
-from archiver.errors import FetchError
+from archiver.errors import FetchError, UnreachableError
 from archiver.fetch.client import USER_AGENT, Fetcher
 from archiver.fetch.crawl import clean_link, crawl
 from archiver.models import FetchedPage
@@ -149,6 +149,8 @@ async def robots_filter(fetcher: Fetcher, site: Site) -> Callable[[str], bool]:
     robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
     try:
         page = await fetcher.fetch(robots_url)
+    except UnreachableError:
+        raise  # the host is down or mistyped: no answer from robots.txt says nothing about robots
     except FetchError as exc:
         raise FetchError(f"{robots_url} could not be read, so nothing may be fetched ({exc})") from exc
     if page.status_code != 200:

@@ -103,6 +103,7 @@ class Applier:
         self.converted: set[str] = set()  # URLs whose file this run wrote (or kept) from a new body
         self.now = time.time()  # when the run's full bodies count as verified (PageState.verified)
         self.lying: set[str] = set()  # hosts whose validators stayed while a page changed
+        self.hand_listed = set(site.page_urls())
 
     def claim(self, jobs: list[PageJob]) -> None:
         # a URL owns its own natural path first; a page that moved owns its new path if nobody does
@@ -166,8 +167,12 @@ class Applier:
         return self.keep_page(outcome, ps)
 
     def gone(self, outcome: PageOutcome, ps: PageState) -> PageResult:
-        """A 404/410: counted, and the file removed once it has been gone ``remove_after`` runs."""
+        """A 404/410: counted, and the file removed once it has been gone ``remove_after`` runs; a
+        page listed by hand that was never archived is a failure (a typo in ``pages:``)."""
         job = outcome.job
+        never_archived = ps.status in (None, PageStatus.FAILED.value, PageStatus.SKIPPED.value)
+        if job.url in self.hand_listed and never_archived and not self.repo.has_page(self.site.name, job.path):
+            return self.failed(job, ps, f"{job.url}: {outcome.error}: check the URL in pages: (never archived)")
         ps.gone += 1
         ps.failures, ps.error = 0, None
         ps.forget_validators()

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import BodyStore, PageState, SiteState, StateStore
 from archiver.config import Config, Site
-from archiver.errors import ArchiverError, FetchError, LockedError
+from archiver.errors import ArchiverError, FetchError, LockedError, UnreachableError
 from archiver.fetch import Discovery, discover_pages, listed_pages, url_filter
 from archiver.models import PageJob, PageOutcome, PageResult, RunReport, SiteReport
 from archiver.paths import assign_paths
@@ -153,11 +153,26 @@ def run_site(
     workers: int = 1,
     progress: Progress | None = None,
 ) -> SiteReport:
-    """Archive one site into ``repo`` (whose lock the caller holds); one commit if anything changed."""
+    """Archive one site into ``repo`` (whose lock the caller holds); one commit if anything changed.
+
+    An ArchiverError on the way (the folder became unwritable, git failed) ends the site's run as
+    ``report.error``, with the page results it had so far."""
     progress = progress or NullProgress()
+    report = SiteReport(site.name)
+    try:
+        _run_site(site, repo, report, workers, progress)
+    except LockedError:
+        raise
+    except ArchiverError as exc:
+        logger.debug("%s: %s", site.name, exc, exc_info=True)
+        report.error = str(exc)
+    progress.site_finished(report)
+    return report
+
+
+def _run_site(site: Site, repo: ArchiveRepo, report: SiteReport, workers: int, progress: Progress) -> None:
     store = StateStore(repo.state_dir)
     state = store.load(site.name)
-    report = SiteReport(site.name)
     report.recovered, touched = repo.recover(site.name)
     state.forget_validators(touched)
     fingerprint = rules_fingerprint(site)
@@ -192,10 +207,9 @@ def run_site(
                     rerender_site(site, repo, state, rest, "chrome", report.chrome).commit or report.rules_commit
                 )
         state.rules = fingerprint
-        state.last_run = run_summary(report)
-        store.save(site.name, state)
-    progress.site_finished(report)
-    return report
+    # a failed discovery is a run too: status must show it, not the last good one
+    state.last_run = run_summary(report)
+    store.save(site.name, state)
 
 
 def _archive_pages(
@@ -205,6 +219,9 @@ def _archive_pages(
     or found nothing where pages are archived, so that nothing is removed."""
     try:
         found = discover(site, repo, state)
+    except UnreachableError as exc:
+        report.error = f"{exc}; nothing changed"
+        return None
     except FetchError as exc:
         report.error = f"page discovery failed, nothing removed: {exc}"
         return None
@@ -254,8 +271,8 @@ def run(
             except LockedError:
                 raise
             except ArchiverError as exc:
-                # one broken site (say its folder became unwritable) must not stop the others
-                logger.error("%s: %s", site.name, exc)
+                # one broken site must not stop the others (the report says it, once)
+                logger.debug("%s: %s", site.name, exc, exc_info=True)
                 failed = SiteReport(site.name, error=str(exc))
                 reports.append(failed)
                 (progress or NullProgress()).site_finished(failed)
