@@ -155,7 +155,9 @@ def test_demo_runs_offline_and_shows_the_diff(cli: CliRunner, tmp_path: Path) ->
     assert result.exit_code == 0, result.stderr
     assert commit_count(repo) == 2
     assert "-| Free | 120 |" in result.stdout and "+| Free | 60 |" in result.stdout
-    assert "acme: 4 pages changed" in result.stdout
+    assert (
+        "acme: first snapshot, 4 pages" in result.stdout and "acme: 2 changed, 1 added, 1 removed (+" in result.stdout
+    )
     # pages whose bytes changed only in chrome (build stamp, asset hash) are not in the diff
     assert "acme/guide/auth.md" not in git(repo, "show", "--name-only", "--format=", "HEAD")
 

@@ -86,7 +86,7 @@ def test_a_run_that_commits_sends_one_digest_with_pages_and_patch(
         config = write_config(tmp_path / "sites.yaml", docs_server.url, [rx.url])
         assert run(config, repo).exit_code == 0
         assert len(rx.messages) == 1
-        assert rx.messages[0]["title"].startswith("docs: 5 pages changed")
+        assert rx.messages[0]["title"] == "docs: first snapshot, 5 pages"
         docs_server.root = site_v2
         write_config(tmp_path / "sites.yaml", docs_server.url, [rx.url], new=True)  # v2's new page listed
         for _ in range(3):  # v2, then runs until nothing changes (a gone page may take a run more)

@@ -40,7 +40,7 @@ def test_first_run_archives_every_page_in_one_commit(docs_server: FaultServer, a
         "docs/old.md",
     }
     subject = git(archive.path, "log", "-1", "--format=%s")
-    assert subject.startswith("docs: 5 pages changed (+")
+    assert subject.strip() == "docs: first snapshot, 5 pages"  # what happened, as a timeline shows it (issue 12, #9)
     body = git(archive.path, "log", "-1", "--format=%b")
     assert "Added:\n- guide/auth.md  " in body
     assert f"Source: {docs_server.url}" in body
@@ -98,7 +98,7 @@ def test_v1_to_v2_commits_exactly_the_real_changes(
     stat = git(archive.path, "show", "--numstat", "--format=", "HEAD").split()
     plus = sum(int(x) for x in stat[0::3])
     minus = sum(int(x) for x in stat[1::3])
-    assert subject == f"docs: 3 pages changed (+{plus} −{minus})"
+    assert subject == f"docs: 1 changed, 1 added, 1 removed (+{plus} −{minus})"
     body = git(archive.path, "log", "-1", "--format=%b")
     assert "Removed:\n- old.md  " in body and "(gone: HTTP 404)" in body
     # and a further run changes nothing

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import git
 
-from archiver.archive.gitcmd import open_git, run_git
+from archiver.archive.gitcmd import has_commits, open_git, run_git
 from archiver.errors import LockedError, StoreError
 from archiver.files import write_atomic
 from archiver.models import FileStat, PageStatus
@@ -231,6 +231,12 @@ class ArchiveRepo:
 
     def _git(self, *args: str, env: dict[str, str] | None = None) -> str:
         return run_git(self.repo, *args, env=env)
+
+    def has_history(self, site: str) -> bool:
+        """Whether some commit touched the site's folder already."""
+        if not has_commits(self.repo):
+            return False
+        return bool(self._git("log", "-1", "--format=%H", "--", f"{site}/").strip())
 
     def dirty(self, site: str) -> list[str]:
         """Uncommitted changes under the site's folder (``git status --porcelain -z`` entries: ``XY path``)."""

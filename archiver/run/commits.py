@@ -25,6 +25,40 @@ _WHY = {
 }
 
 
+def _pages(n: int) -> str:
+    return f"{n} page{'s' if n != 1 else ''}"
+
+
+def subject(
+    site: str, results: list[PageResult], stats: list[FileStat], *, rules: str | None = None, first: bool = False
+) -> str:
+    """What a commit did, in the words a timeline shows: ``docs: first snapshot, 76 pages``,
+    ``docs: 1 page removed``, ``docs: 16 changed, 1 added (+184 −109)``; a re-render says why."""
+    added = sum(s.added for s in stats)
+    removed = sum(s.removed for s in stats)
+    lines = f"(+{added} −{removed})"
+    if rules:
+        return f"{site}: {_WHY[rules][0]}, {_pages(len(stats))} changed {lines}"
+    if first:
+        return f"{site}: first snapshot, {_pages(len(stats))}"
+    kinds = [
+        (sum(1 for r in results if r.status is status), word)
+        for status, word in (
+            (PageStatus.CHANGED, "changed"),
+            (PageStatus.ADDED, "added"),
+            (PageStatus.MOVED, "moved"),
+            (PageStatus.REMOVED, "removed"),
+        )
+    ]
+    kinds = [(n, word) for n, word in kinds if n]
+    if not kinds or sum(n for n, _ in kinds) != len(stats):  # (a recovery, a file without a page)
+        return f"{site}: {_pages(len(stats))} changed {lines}"
+    if len(kinds) == 1:
+        n, word = kinds[0]
+        return f"{site}: {_pages(n)} {word}" + ("" if word == "removed" else f" {lines}")
+    return f"{site}: {', '.join(f'{n} {word}' for n, word in kinds)} {lines}"
+
+
 def commit_message(
     site: Site,
     results: list[PageResult],
@@ -32,16 +66,13 @@ def commit_message(
     *,
     rules: str | None = None,
     chrome: list[str] | None = None,
+    first: bool = False,
 ) -> str:
-    """Subject ``<site>: N pages changed (+A −R)``, then the pages by kind, then trailers.
+    """The subject says what happened (:func:`subject`), then the pages by kind, then trailers.
 
     ``rules`` (``"rules"`` or ``"chrome"``) marks a re-render from the stored bodies; ``chrome``
     lists how the site's chrome changed (``+ text``, ``- text``)."""
-    added = sum(s.added for s in stats)
-    removed = sum(s.removed for s in stats)
-    n = len(stats)
-    what = f"{_WHY[rules][0]}, " if rules else ""
-    lines = [f"{site.name}: {what}{n} page{'s' if n != 1 else ''} changed (+{added} −{removed})", ""]
+    lines = [subject(site.name, results, stats, rules=rules, first=first), ""]
     if rules:
         lines += [
             _WHY[rules][1],
@@ -74,9 +105,11 @@ def commit_message(
 def commit_site(repo: ArchiveRepo, site: Site, report: SiteReport, *, rules: str | None = None) -> None:
     """Stage the site's folder and, if anything changed, commit it; the commit and its line counts
     go into ``report``."""
+    first = not repo.has_history(site.name)
     stats = repo.stage_site(site.name)
     if stats:
-        report.commit = repo.commit(commit_message(site, report.results, stats, rules=rules, chrome=report.chrome))
+        message = commit_message(site, report.results, stats, rules=rules, chrome=report.chrome, first=first)
+        report.commit = repo.commit(message)
         report.lines_added = sum(s.added for s in stats)
         report.lines_removed = sum(s.removed for s in stats)
 
