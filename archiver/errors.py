@@ -10,6 +10,7 @@ enter (``raise FetchError(...) from exc``); callers never see those libraries' t
     ArchiverError
      ├── ConfigError      sites.yaml is missing, malformed or invalid (names file, line, field)
      ├── FetchError       a page or sitemap could not be downloaded
+     │    └── UnreachableError the host gave no answer at all (refused, unknown name)
      ├── ConvertError     a body could not be turned into Markdown (not text, undecodable)
      │    ├── NotAPageError a PDF, an image…: skipped, not failed
      │    └── InvalidJSONError a JSON page that does not parse: stored as text

@@ -196,6 +196,12 @@ class Snapshot:
     date: str  # ISO 8601 with offset
     subject: str
     files: tuple[FileStat, ...]
+    kind: str = "docs"  # its Change-Kind trailer: "docs", or "rules" for a re-render ("" for none)
+
+    @property
+    def rules(self) -> bool:
+        """A re-render under new rules (or new site chrome): a change of archiver's, not of the docs."""
+        return self.kind == "rules"
 
     @property
     def lines_added(self) -> int:

@@ -166,3 +166,23 @@ def test_repo_must_not_be_a_folder_of_something_else(docs_server: FaultServer, t
     afile.write_text("x")
     result = invoke("run", "--config", str(cfg), "--repo", str(afile))
     assert result.exit_code == 3 and "is a file, not a folder" in result.stderr
+
+
+def test_a_rules_commit_is_said_badged_and_kept_out_of_the_feeds(docs_server: FaultServer, tmp_path: Path) -> None:
+    """Issue 12, item 15: a re-render under new rules is archiver's change, not the docs'."""
+    cfg = config(tmp_path / "sites.yaml", f"  - name: docs\n    base_url: {docs_server.url}\n    pages: [index.html]\n")
+    repo = tmp_path / "archive-repo"
+    assert invoke("run", "--config", str(cfg), "--repo", str(repo)).exit_code == 0
+    cfg.write_text(cfg.read_text() + "    strip: [img]\n")  # new rules: the logo goes
+    result = invoke("run", "--config", str(cfg), "--repo", str(repo))
+    rules_sha = git(repo, "log", "-1", "--format=%H", "--grep=Change-Kind: rules").strip()
+    assert rules_sha and f"docs: re-rendered under new rules (or new site chrome) in {rules_sha[:10]}" in result.stderr
+    out = tmp_path / "site"
+    assert invoke("report", "--repo", str(repo), "--out", str(out)).exit_code == 0
+    timeline = (out / "docs/index.html").read_text()
+    row = next(line for line in timeline.split("<li>") if rules_sha in line)
+    assert 'class="badge"' in row and ">rules<" in row
+    for feed in (out / "docs/feed.xml", out / "feed.xml"):
+        text = feed.read_text()
+        assert rules_sha not in text and "re-rendered" not in text
+        assert "first snapshot" in text  # the docs' own snapshot is there

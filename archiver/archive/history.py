@@ -50,13 +50,21 @@ def _log(repo: git.Repo, args: list[str], pathspec: str | None) -> list[Snapshot
     """``git log --raw --numstat`` parsed: one Snapshot per commit, files with status and line counts."""
     if not has_commits(repo):
         return []
-    cmd = ["log", f"--format={_RECORD}%H{_FIELD}%aI{_FIELD}%s", "--raw", "--numstat", "--no-renames", *args]
+    kind = "%(trailers:key=Change-Kind,valueonly,separator=%x20)"
+    cmd = [
+        "log",
+        f"--format={_RECORD}%H{_FIELD}%aI{_FIELD}{kind}{_FIELD}%s",
+        "--raw",
+        "--numstat",
+        "--no-renames",
+        *args,
+    ]
     if pathspec:
         cmd += ["--", pathspec]
     out: list[Snapshot] = []
     for record in run_git(repo, *cmd).split(_RECORD)[1:]:
         header, _, body = record.partition("\n")
-        sha, date, subject = header.split(_FIELD, 2)
+        sha, date, kind, subject = header.split(_FIELD, 3)
         statuses: dict[str, str] = {}
         files: list[FileStat] = []
         for line in body.splitlines():
@@ -76,7 +84,7 @@ def _log(repo: git.Repo, args: list[str], pathspec: str | None) -> list[Snapshot
                         binary,
                     )
                 )
-        out.append(Snapshot(sha, date, subject, tuple(files)))
+        out.append(Snapshot(sha, date, subject, tuple(files), kind.strip()))
     return out
 
 

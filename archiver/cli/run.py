@@ -98,6 +98,10 @@ def _show_run(report: RunReport, code: int, *, quiet: bool, as_json: bool) -> No
     if report.push and report.push.error:
         err.print(f"[red]push[/red]: {printable(report.push.error)}", highlight=False, soft_wrap=True)
     for site in report.sites:
+        if site.rules_commit and not as_json:
+            sha = site.rules_commit[:10]
+            rerendered = f"re-rendered under new rules (or new site chrome) in {sha}, marked Change-Kind: rules"
+            err.print(f"[yellow]{site.site}[/yellow]: {rerendered}", highlight=False, soft_wrap=True)
         for note in site.notes:
             err.print(f"[yellow]{site.site}[/yellow]: note: {printable(note)}", highlight=False, soft_wrap=True)
         if site.error:

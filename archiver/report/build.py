@@ -165,7 +165,8 @@ def _timeline_page(site: str, snaps: list[Snapshot], cache: dict[str, Details]) 
         )
         body.append(
             f'<li><a href="{href("snap/" + snap.sha + ".html")}">{esc(snap.date[11:16])} {esc(snap.subject)}</a> '
-            f'<span class="muted">· {_count(len(snap.files), "file")} · '
+            + (RULES_BADGE if snap.rules else "")
+            + f'<span class="muted">· {_count(len(snap.files), "file")} · '
             f"{stat_html(snap.lines_added, snap.lines_removed)} · "
             f"<code>{esc(snap.sha[:10])}</code></span>"
             + (f'<p class="sections">{esc(sections)}</p>' if sections else "")
@@ -245,7 +246,8 @@ def build_report(
         _write(out / site / "snapshots.json", json.dumps(cache, indent=1, sort_keys=True))
         _write(out / site / "index.html", _timeline_page(site, snaps, cache))
         _page_histories(out / site, site, snaps, cache)
-        entries = [_feed_entry(site, s, cache[s.sha], web_url) for s in snaps]
+        # a re-render under new rules is archiver's change, not the docs': no entry in the docs feeds
+        entries = [_feed_entry(site, s, cache[s.sha], web_url) for s in snaps if not s.rules]
         here = base + site + "/" if base else ""
         data = feeds.atom_feed(
             f"{site}: documentation changes",
@@ -294,6 +296,9 @@ def _page_histories(folder: Path, site: str, snaps: list[Snapshot], cache: dict[
         versions = [(s, f) for s in reversed(snaps) for f in s.files if f.path == path]
         source = next((cache[s.sha][path].get("source") for s, _ in reversed(versions) if path in cache[s.sha]), None)
         _write(folder / "pages" / f"{_slug(path)}.html", _page_history(site, path, versions, source))
+
+
+RULES_BADGE = '<span class="badge" title="re-rendered under new rules, not a change of the docs">rules</span> '
 
 
 def _feed_entry(site: str, snap: Snapshot, details: Details, web_url: str | None) -> feeds.FeedEntry:

@@ -35,6 +35,7 @@ PALETTE: dict[str, tuple[str, str]] = {
     "plus": ("#116329", "#ffffff"),
     "minus": ("#a40e26", "#ffffff"),
     "note": ("#1f2328", "#fff8c5"),
+    "badge": ("#59636e", "#eaeef2"),
 }
 
 
@@ -61,6 +62,8 @@ td.num,th.num{{text-align:right}}
 ul.timeline{{list-style:none;padding:0;margin:0}}
 ul.timeline li{{padding:.5rem 0;border-bottom:1px solid #d1d9e0}}
 .sections{{margin:.15rem 0 0;font-size:.92rem;color:{_c("muted", 0)}}}
+.badge{{background:{_c("badge", 1)};color:{_c("badge", 0)};font-size:.8rem;padding:.05rem .4rem;
+border-radius:1rem;white-space:nowrap}}
 .note{{background:{_c("note", 1)};color:{_c("note", 0)};padding:.5rem .75rem;border-radius:4px}}
 section.file{{margin:2rem 0}}
 table.diff{{border-collapse:collapse;width:100%;table-layout:fixed;
