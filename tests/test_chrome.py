@@ -183,3 +183,13 @@ def test_a_page_that_is_only_chrome_keeps_it() -> None:
     full = page("index").replace("</body>", "").replace("<div class='top'>", "") + menu_only[12:]
     out = to_markdown(full.encode(), "text/html", "https://acme.example/index.html", with_chrome)
     assert "Home page" not in out and "explains how index works" in out
+
+
+def test_a_short_paragraph_that_ends_the_page_can_be_chrome_one_inside_it_cannot() -> None:
+    """git's man pages all end in "Part of the git(1) suite": a footer in all but name."""
+    ending = "<body><h1>git-log</h1><p>Shows the commit logs of the repository.</p><p>Part of the git suite</p></body>"
+    middle = "<body><h1>git-log</h1><p>Part of the git suite</p><p>Shows the commit logs of the repository.</p></body>"
+    texts = [
+        [b.text for b in chrome.candidates(lxml.html.document_fromstring(h).find("body"))] for h in (ending, middle)
+    ]
+    assert texts == [["Part of the git suite"], ["Shows the commit logs of the repository."]]  # (only a candidate)

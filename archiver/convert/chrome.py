@@ -6,8 +6,8 @@ site, not per page:
 
 * converting a page gives the **prints** of its candidate blocks (:func:`block_prints`): a short
   hash of tag and text of every block that looks like chrome (mostly links, a navigation or footer
-  container by name or role, placed before the page's first heading, or a footer's words such as
-  "Copyright") and holds no code;
+  container by name or role, placed before the page's first heading, or a short paragraph with a
+  footer's words such as "Copyright" or at the very end of the page) and holds no code;
 * the run keeps each page's prints in its state, and :func:`decide` picks the prints found on more
   than half of the site's pages (a print already chosen stays while it is on a quarter of them, so
   a site rebuilt page by page does not flip back and forth);
@@ -99,8 +99,14 @@ def candidates(content: Any, preset: bool = False) -> list[Block]:
     total: dict[Any, int] = {}
     linked: dict[Any, int] = {}
     out: list[Block] = []
+    # the last element holding text: a short block holding it ends every page, as a footer does
+    last_text = max(
+        (k for k, e in enumerate(elements) if (e.text and e.text.strip()) or (e.tail and e.tail.strip())), default=-1
+    )
+    end: dict[Any, int] = {}  # the index of the last element inside each element
     for i in range(len(elements) - 1, -1, -1):
         el = elements[i]
+        end[el] = end[el[-1]] if len(el) else i
         n = len(el.text.strip()) if el.text else 0
         in_links = 0
         for child in el:
@@ -114,7 +120,8 @@ def candidates(content: Any, preset: bool = False) -> list[Block]:
         if not shaped and (el.tag not in ("p", "div") or n > FOOTER_MAX):  # a footer's words are few
             continue
         text = _text(el)
-        if text.count(" ") + 1 >= MIN_WORDS and (shaped or _FOOTER_WORDS.search(text)):
+        footer = i <= last_text <= end[el] or _FOOTER_WORDS.search(text)
+        if text.count(" ") + 1 >= MIN_WORDS and (shaped or footer):
             out.append(Block(el, _print(el.tag, text), text))
     out.reverse()
     return out
