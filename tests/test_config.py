@@ -28,7 +28,7 @@ BAD_CONFIGS: dict[str, tuple[int, str | None, str]] = {
     ),
     "page-outside-base.yaml": (6, "sites[0].pages[1]", "'../x.html' resolves to https://docs.example.com/en/x.html"),
     "bad-selector.yaml": (6, "sites[0].strip[0]", "invalid CSS selector 'div['"),
-    "wrong-type.yaml": (4, "sites[0].concurrency", "valid integer"),
+    "wrong-type.yaml": (4, "sites[0].concurrency", "write 4 without quotes"),
     "bad-name.yaml": (4, "sites[1].name", "site name 'My Docs' must match"),
     "missing-name.yaml": (2, "sites[0].name", "required field is missing"),
     "malformed.yaml": (5, None, "malformed YAML"),
@@ -140,11 +140,15 @@ def test_undecodable_file(tmp_path: Path) -> None:
     ("text", "line", "fragment"),
     [
         ("", 1, "expected a mapping"),
-        ("sites:\n", 1, "sites: Input should be a valid list"),
+        ("sites:\n", 1, "sites: expected a list ([a, b] or lines starting with '- '), got nothing"),
         ("author: A <a@b.org>\n", 1, "sites: required field is missing"),
         ("sites:\n  - name: docs\n    base_url: https://x.org/\n    1: x\n", 4, "keys must be strings"),
         ("sites: []\n---\nsites: []\n", 2, "malformed YAML"),
-        ("sites:\n  - name: 123\n    base_url: https://x.org/\n", 2, "sites[0].name: Input should be a valid string"),
+        (
+            "sites:\n  - name: 123\n    base_url: https://x.org/\n",
+            2,
+            "sites[0].name: expected text, got the number 123",
+        ),
         ("sites:\n  - name: d\n    base_url: https://x.org/\n    retries: true\n", 4, "sites[0].retries"),
         ("sites:\n  - name: d\n    base_url: https://x.org/\n    concurrency: 4.0\n", 4, "sites[0].concurrency"),
         ("sites:\n  - name: d\n    base_url: https://x.org/\n    concurrency: 0\n", 4, "sites[0].concurrency"),
@@ -205,3 +209,34 @@ def test_shipped_config_loads(path: Path) -> None:
 def test_trailing_newline_is_rejected(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_config(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "sites:\n  - name: d\n    base_ulr: http://x.org/\n",
+            "x.yaml:3: sites[0].base_ulr: unknown field 'base_ulr' (did you mean base_url?)",
+        ),
+        (
+            'sites:\n  - name: d\n    base_url: http://x.org/\n    concurrency: "4"\n',
+            "x.yaml:4: sites[0].concurrency: write 4 without quotes",
+        ),
+        ("sites: []\n", "x.yaml:1: sites: no sites listed"),
+        (
+            "sites:\n  - name: d\n    base_url: http://x.org/\n    crawl: 5\n",
+            "sites[0].crawl: expected a mapping of settings (key: value lines below it), got the number 5",
+        ),
+        ("sites:\n\t- name: d\n", "x.yaml:2: malformed YAML: tabs are not allowed for indentation"),
+        (
+            "sites:\n  - name: d\n    base_url: http://x.org/\n    robots: maybe\n",
+            "sites[0].robots: expected true or false, got the text 'maybe'",
+        ),
+    ],
+)
+def test_config_messages_speak_yaml_not_pydantic(text: str, expected: str) -> None:
+    """Issue 12, item 11: what a user wrote wrong, in the words of sites.yaml."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "x.yaml")
+    assert expected in str(caught.value)
+    assert "Input should" not in str(caught.value) and "instance of" not in str(caught.value)

@@ -150,7 +150,7 @@ def test_credentials_never_reach_messages_or_the_config(archive: ArchiveRepo) ->
         "see https://example.com/r.git and ssh://host/x"
     )
     with pytest.raises(ConfigError, match="remote must not contain a password"):
-        parse_config("remote: https://me:tok@example.com/r.git\nsites: []\n")
+        parse_config("remote: https://me:tok@example.com/r.git\nsites:\n  - {name: d, base_url: 'https://x.org/'}\n")
 
 
 def test_a_remote_name_that_does_not_exist_is_reported(archive: ArchiveRepo) -> None:

@@ -8,6 +8,7 @@ keeps its line. The rest of the code only sees valid config.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -76,13 +77,61 @@ def _describe(err: ErrorDetails) -> tuple[Loc, str]:
             model = Site
         elif len(parent) == 3 and parent[0] == "sites" and str(parent[2]) in nested:
             model = nested[str(parent[2])]
+        close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
+        if close:
+            return loc, f"unknown field {loc[-1]!r} (did you mean {close[0]}?)"
         allowed = ", ".join(model.model_fields)
         return loc, f"unknown field {loc[-1]!r} (allowed: {allowed})"
     if err["type"] == "value_error":
         msg = msg.removeprefix("Value error, ")
     if err["type"] == "missing":
         msg = "required field is missing"
+    given = err.get("input")
+    if err["type"] in _NUMBERS and isinstance(given, str) and _number(given):
+        msg = f"write {given.strip()} without quotes: a number, not text"
+    elif err["type"] in _EXPECTED:
+        msg = f"expected {_EXPECTED[err['type']]}, got {_kind(given)}"
+    elif err["type"] == "model_type" or err["type"] == "dict_type":
+        msg = f"expected a mapping of settings (key: value lines below it), got {_kind(given)}"
     return loc, msg
+
+
+_NUMBERS = ("int_type", "int_parsing", "float_type", "float_parsing")
+_EXPECTED = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "text",
+    "list_type": "a list ([a, b] or lines starting with '- ')",
+}
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _kind(value: object) -> str:
+    """What a YAML value is, in a user's words."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
 
 
 def parse_config(text: str, path: str = "sites.yaml") -> Config:
@@ -98,7 +147,11 @@ def parse_config(text: str, path: str = "sites.yaml") -> Config:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{path}:{line}: malformed YAML: {exc.problem or exc}") from exc
+        problem = exc.problem or str(exc)
+        lines_of = text.splitlines()
+        if mark is not None and mark.line < len(lines_of) and "\t" in lines_of[mark.line][: mark.column + 1]:
+            problem = "tabs are not allowed for indentation in YAML: indent with spaces"
+        raise ConfigError(f"{path}:{line}: malformed YAML: {problem}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: malformed YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -106,7 +159,10 @@ def parse_config(text: str, path: str = "sites.yaml") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        loc, msg = _describe(exc.errors()[0])
+        errors = exc.errors()
+        # an unknown field says more than the required one it hides ("base_ulr" -> base_url missing)
+        errors.sort(key=lambda e: e["type"] != "extra_forbidden")
+        loc, msg = _describe(errors[0])
         raise ConfigError(f"{path}:{_line_for(loc, lines)}: {_dotted(loc)}: {msg}") from None
 
 

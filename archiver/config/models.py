@@ -256,6 +256,13 @@ class Config(_Frozen):
     notify_failures_after: Annotated[int, Field(ge=1)] = 3  # failing runs in a row before a page alert
     web_url: str | None = None  # commit link template for feeds/reports, e.g. https://git.example/c/{sha}
 
+    @field_validator("sites")
+    @classmethod
+    def _some_sites(cls, v: list[Site]) -> list[Site]:
+        if not v:
+            raise ValueError("no sites listed: add at least one (name and base_url), see 'archiver init'")
+        return v
+
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, v: str) -> str:
