@@ -179,3 +179,14 @@ def test_unmatched_content_selectors_are_noted_once(cli: CliRunner, tmp_path: Pa
         f"(2 pages, e.g. {docs_server.url}guide/auth.html)"
     ]
     assert "Send the `api_key` parameter" in (tmp_path / "r/docs/guide/auth.md").read_text()
+
+
+def test_demo_without_repo_points_nowhere_it_deletes(cli: CliRunner) -> None:
+    """Issue 12, item 13: the temporary archive is gone afterwards, so no hint names it; the rows say
+    which version they are, and neither has a failure (each version's pages are listed as served)."""
+    result = invoke(cli, "demo")
+    assert result.exit_code == 0, result.stderr
+    assert "git -C" not in result.stdout and "archiver-demo-" not in result.stdout
+    rows = [line for line in result.stdout.splitlines() if "acme v" in line]
+    assert [row.split("│")[1].strip() for row in rows] == ["acme v1", "acme v2"]
+    assert all(row.split("│")[-3].strip() == "0" for row in rows)  # failed

@@ -50,3 +50,11 @@ ARCHITECTURE = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 def test_every_module_is_in_the_architecture_doc(module: str) -> None:
     """docs/architecture.md is what a newcomer reads: a module it does not name is a module lost."""
     assert f"`{module}`" in ARCHITECTURE
+
+
+def test_the_checkouts_sites_yaml_is_a_real_file_and_the_sample() -> None:
+    """Issue 12, item 13: a symlink into the package breaks on some checkouts (Windows, zips) and an
+    edit of it would edit the package; archiver init writes the same sample."""
+    checkout = PACKAGE.parent / "sites.yaml"
+    assert not checkout.is_symlink()
+    assert checkout.read_text() == (PACKAGE / "cli" / "sample_sites.yaml").read_text()

@@ -7,6 +7,7 @@ archive repository could not be used (locked by another run, unwritable, not a r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 import tempfile
@@ -166,19 +167,21 @@ def demo(
         target = repo or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="archiver-demo-"))) / "repo"
         out.print("[bold]archiver demo[/bold]: serving a small docs site on 127.0.0.1, v1 then v2\n")
         reports = run_demo(target)
-        out.print(summary_table(reports))
+        # one row per version, not two rows both named acme
+        labelled = [dataclasses.replace(r, site=f"{r.site} v{i}") for i, r in enumerate(reports, 1)]
+        out.print(summary_table(labelled))
         snaps = history.snapshots(target, "acme")
-        out.print(
-            f"\n[bold]archiver log acme[/bold]  (the same as: git -C {printable(str(target))} log --numstat -- acme/)"
-        )
+        # (a temporary archive is deleted on the way out: no hint may point into it)
+        where = printable(str(target))
+        same = f"  (the same as: git -C {where} log --numstat -- acme/)" if repo else ""
+        out.print(f"\n[bold]archiver log acme[/bold]{same}")
         for s in snaps:
             n = len(s.files)
             out.print(
                 f"{s.date[:19]}  {s.sha[:10]}  {n} files changed +{s.lines_added} −{s.lines_removed}  {s.subject}"
             )
-        out.print(
-            f"\n[bold]archiver diff acme[/bold]  (the same as: git -C {printable(str(target))} show HEAD -- acme/)\n"
-        )
+        same = f"  (the same as: git -C {where} show HEAD -- acme/)" if repo else ""
+        out.print(f"\n[bold]archiver diff acme[/bold]{same}\n")
         sys.stdout.flush()
         sys.stdout.write(revisions.diff(target, "acme", color=out.is_terminal))
         if repo:

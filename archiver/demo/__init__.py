@@ -17,7 +17,11 @@ from archiver.run.pipeline import Progress
 from archiver.run.publish import archive_sites
 
 DEMO_ROOT = Path(__file__).parent / "site"
-DEMO_PAGES = ["index.html", "limits.html", "guide/auth.html", "guide/legacy-keys.html", "guide/tokens.html"]
+# what each version serves, listed as its user would (a page listed that is not there is a failure)
+DEMO_PAGES = {
+    "v1": ["index.html", "limits.html", "guide/auth.html", "guide/legacy-keys.html"],
+    "v2": ["index.html", "limits.html", "guide/auth.html", "guide/tokens.html"],
+}
 
 
 def run_demo(repo_path: Path, progress: Progress | None = None) -> list[SiteReport]:
@@ -26,9 +30,8 @@ def run_demo(repo_path: Path, progress: Progress | None = None) -> list[SiteRepo
     reports: list[SiteReport] = []
     with StaticServer(DEMO_ROOT / "v1") as server:
         # remove_after=1: the demo shows a removed page after one run (the default waits for two)
-        site = Site(name="acme", base_url=server.url, pages=DEMO_PAGES, retries=0, remove_after=1)
-        config = Config(sites=[site])
-        for version in ("v1", "v2"):
+        for version, pages in DEMO_PAGES.items():
+            site = Site(name="acme", base_url=server.url, pages=pages, retries=0, remove_after=1)
             server.root = DEMO_ROOT / version
-            reports += archive_sites(config, repo, workers=1, progress=progress).sites
+            reports += archive_sites(Config(sites=[site]), repo, workers=1, progress=progress).sites
     return reports
