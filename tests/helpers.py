@@ -100,8 +100,8 @@ class FaultServer(StaticServer):
         # notice shutdown within 20 ms instead of 500 ms: half a second saved per test
         super().serve_forever(poll_interval)
 
-    def __init__(self, root: Path) -> None:
-        super().__init__(root, handler=FaultHandler)
+    def __init__(self, root: Path, handler: type[FaultHandler] = FaultHandler) -> None:
+        super().__init__(root, handler=handler)
         self.hits: dict[str, int] = {}
         self.request_headers: list[tuple[str, dict[str, str]]] = []
         self.overrides: dict[str, tuple[int, bytes, str, dict[str, str]]] = {}

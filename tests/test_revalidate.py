@@ -46,8 +46,7 @@ class MtimeHandler(FaultHandler):
 
 class MtimeServer(FaultServer):
     def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.RequestHandlerClass = MtimeHandler
+        super().__init__(root, MtimeHandler)
         self.texts: dict[str, str] = {}
         self.asked: list[tuple[str, bool]] = []  # (path, sent validators)
 

@@ -66,8 +66,7 @@ class VolatileHandler(FaultHandler):
 
 class VolatileServer(FaultServer):
     def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.RequestHandlerClass = VolatileHandler
+        super().__init__(root, VolatileHandler)
         self.responses = itertools.count(1)
         self.text = "Our support answers within a day."
 

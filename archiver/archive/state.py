@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,11 @@ class PageState:
     alerted: bool = False  # a "failing" notification was sent and no "recovered" one since (notify.py)
     blocks: list[str] | None = None  # prints of its blocks that could be chrome (HTML only; convert/chrome.py)
     verified: float | None = None  # when a full body last came (Unix time): validators are re-checked from it
+
+    @property
+    def body_type(self) -> str:
+        """The Content-Type its stored raw body is converted with (a Markdown twin's is Markdown)."""
+        return "text/markdown" if self.twin else (self.content_type or "text/html")
 
     def forget_validators(self) -> None:
         """The page is fetched in full next time: no ETag, date or body hash to short-cut it."""
@@ -107,6 +113,14 @@ def _page_state(data: object) -> PageState | None:
     return PageState(**values)
 
 
+def _kept(value: object, keep: Callable[[str, Any], bool]) -> tuple[dict[str, Any], int]:
+    """The entries of a JSON object that pass ``keep``, and how many did not (1 if it is no object)."""
+    if not isinstance(value, dict):
+        return {}, 1
+    kept = {k: v for k, v in value.items() if keep(k, v)}
+    return kept, len(value) - len(kept)
+
+
 def _site_state(raw: dict[str, Any]) -> tuple[SiteState, int]:
     """A SiteState from its JSON: entries of the wrong shape are dropped (and counted), never fatal."""
     dropped = 0
@@ -126,14 +140,9 @@ def _site_state(raw: dict[str, Any]) -> tuple[SiteState, int]:
     last_run = raw.get("last_run", {})
     if not isinstance(last_run, dict):
         last_run, dropped = {}, dropped + 1
-    raw_strays = raw.get("strays", {})
-    strays = raw_strays if isinstance(raw_strays, dict) else {}
-    strays = {k: v for k, v in strays.items() if type(v) is int and v > 0 and is_inside(k)}
-    dropped += (len(raw_strays) if isinstance(raw_strays, dict) else 1) - len(strays)
-    raw_chrome = raw.get("chrome", {})
-    chrome = raw_chrome if isinstance(raw_chrome, dict) else {}
-    chrome = {k: v for k, v in chrome.items() if isinstance(k, str) and isinstance(v, str)}
-    dropped += (len(raw_chrome) if isinstance(raw_chrome, dict) else 1) - len(chrome)
+    strays, bad = _kept(raw.get("strays", {}), lambda k, v: type(v) is int and v > 0 and is_inside(k))
+    chrome, worse = _kept(raw.get("chrome", {}), lambda k, v: isinstance(v, str))
+    dropped += bad + worse
     raw_untrusted = raw.get("untrusted", [])
     untrusted = [h for h in raw_untrusted if isinstance(h, str)] if isinstance(raw_untrusted, list) else []
     dropped += (len(raw_untrusted) if isinstance(raw_untrusted, list) else 1) - len(untrusted)

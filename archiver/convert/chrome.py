@@ -161,9 +161,8 @@ def drop_chrome(content: Any, found: list[Block], chrome: frozenset[str]) -> Non
     dropped = sum(len(_text(el)) for el in outermost)
     if len(_text(content)) - dropped < MIN_LEFT:
         return
-    for el in doomed:
-        if el in outermost and el.getparent() is not None:
-            el.drop_tree()
+    for el in outermost:  # (none holds another, so the order does not matter)
+        el.drop_tree()
 
 
 def decide(pages: Iterable[Iterable[str]], before: Iterable[str] = ()) -> frozenset[str]:

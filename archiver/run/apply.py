@@ -92,6 +92,7 @@ class Applier:
         mapping: dict[str, str],
         report: SiteReport,
         bodies: BodyStore | None = None,
+        now: float | None = None,
     ) -> None:
         self.site, self.repo, self.state, self.mapping = site, repo, state, mapping
         self.report = report  # where the results go
@@ -101,7 +102,8 @@ class Applier:
         self.keys = {page_key(site.base_url, u): u for u in mapping}
         self.owner: dict[str, str] = {}  # file path -> the listed URL archived in it (see claim)
         self.converted: set[str] = set()  # URLs whose file this run wrote (or kept) from a new body
-        self.now = time.time()  # when the run's full bodies count as verified (PageState.verified)
+        # when the run's full bodies count as verified (PageState.verified)
+        self.now = time.time() if now is None else now
         self.lying: set[str] = set()  # hosts whose validators stayed while a page changed
         self.hand_listed = set(site.page_urls())
 

@@ -105,9 +105,9 @@ def commit_message(
 def commit_site(repo: ArchiveRepo, site: Site, report: SiteReport, *, rules: str | None = None) -> None:
     """Stage the site's folder and, if anything changed, commit it; the commit and its line counts
     go into ``report``."""
-    first = not repo.has_history(site.name)
     stats = repo.stage_site(site.name)
-    if stats:
+    if stats:  # (asked only now: a run that changed nothing starts no git for it)
+        first = not repo.has_history(site.name)
         message = commit_message(site, report.results, stats, rules=rules, chrome=report.chrome, first=first)
         report.commit = repo.commit(message)
         report.lines_added = sum(s.added for s in stats)

@@ -127,7 +127,9 @@ def _known(
     }
 
 
-def discover(site: Site, repo: ArchiveRepo | None = None, state: SiteState | None = None) -> Discovery:
+def discover(
+    site: Site, repo: ArchiveRepo | None = None, state: SiteState | None = None, now: float | None = None
+) -> Discovery:
     """Find the site's pages (explicit, sitemap, llms.txt, crawl); FetchError if a source fails.
 
     A run passes its own ``state`` (already corrected by recovery and re-rendering), so the crawl's
@@ -137,7 +139,7 @@ def discover(site: Site, repo: ArchiveRepo | None = None, state: SiteState | Non
         return listed_pages(site)
     if state is None:
         state = StateStore(repo.state_dir).load(site.name) if repo else SiteState()
-    known = _known(site, repo, state, time.time()) if repo else {}
+    known = _known(site, repo, state, time.time() if now is None else now) if repo else {}
 
     async def go() -> Discovery:
         async with fetcher_for(site) as fetcher:
@@ -185,10 +187,9 @@ def _run_site(site: Site, repo: ArchiveRepo, report: SiteReport, workers: int, p
         before = state.chrome
         after = sitechrome.decide(site, repo, work.pages, before)
         report.chrome = sitechrome.changes(before, after)
-        if report.chrome:  # this run's pages first, so that its commit holds no chrome change
-            sitechrome.reconvert(
-                site, repo, work, work.converted & sitechrome.touched(work.pages, before, after), after, workers
-            )
+        touched = sitechrome.touched(work.pages, before, after)  # pages holding a block that changed
+        if touched & work.converted:  # this run's pages first, so that its commit holds no chrome change
+            sitechrome.reconvert(site, repo, work, touched & work.converted, after, workers)
         report.notes = notes(report.results) + [f"site chrome: {line}" for line in report.chrome]
         for host in sorted(work.lying - set(state.untrusted)):  # said once: from now on it is asked in full
             report.notes.append(
@@ -200,12 +201,11 @@ def _run_site(site: Site, repo: ArchiveRepo, report: SiteReport, workers: int, p
         state.pages = work.pages
         state.strays = work.stray_runs
         state.chrome = after
-        if report.chrome:  # then the pages it did not convert, as a rules change
-            rest = sitechrome.touched(state.pages, before, after) - work.converted
-            if rest:
-                report.rules_commit = (
-                    rerender_site(site, repo, state, rest, "chrome", report.chrome).commit or report.rules_commit
-                )
+        rest = touched - work.converted  # then the pages it did not convert, as a rules change
+        if rest:
+            report.rules_commit = (
+                rerender_site(site, repo, state, rest, "chrome", report.chrome).commit or report.rules_commit
+            )
         state.rules = fingerprint
     # a failed discovery is a run too: status must show it, not the last good one
     state.last_run = run_summary(report)
@@ -218,7 +218,9 @@ def _archive_pages(
     """Discover, fetch, convert and apply every page; None (and ``report.error``) if discovery failed
     or found nothing where pages are archived, so that nothing is removed."""
     try:
-        found = discover(site, repo, state)
+        # one clock for the run: what the crawl asks conditionally is what the plan does
+        now = time.time()
+        found = discover(site, repo, state, now)
     except UnreachableError as exc:
         report.error = f"{exc}; nothing changed"
         return None
@@ -231,7 +233,7 @@ def _archive_pages(
         report.error = f"no pages found; refusing to remove the {len(archived)} archived pages"
         return None
     bodies = BodyStore(repo.bodies_dir(site.name))
-    work = Applier(site, repo, state, mapping, report, bodies)
+    work = Applier(site, repo, state, mapping, report, bodies, now)
     jobs = _plan(site, repo, state, mapping, found, work.now) + _unlisted(site, repo, state, mapping, work.now)
     work.claim(jobs)
     progress.site_started(site.name, len(jobs))

@@ -40,9 +40,8 @@ def rerender_site(
         if not ps.path or body is None or not repo.has_page(site.name, ps.path):
             ps.forget_validators()  # no stored body: fetch it in full next time
             continue
-        content_type = "text/markdown" if ps.twin else (ps.content_type or "text/html")
         try:
-            converted = page_markdown(body, content_type, url, rules)
+            converted = page_markdown(body, ps.body_type, url, rules)
         except ConvertError as exc:
             report.results.append(PageResult(url, ps.path, PageStatus.FAILED, f"{url}: {exc}", fetched=False))
             continue

@@ -36,10 +36,6 @@ logger = logging.getLogger(__name__)
 EXCERPT = 72  # characters of a chrome block's text named in notes and commit messages
 
 
-def _content_type(ps: PageState) -> str:
-    return "text/markdown" if ps.twin else (ps.content_type or "text/html")
-
-
 def decide(site: Site, repo: ArchiveRepo, pages: dict[str, PageState], before: dict[str, str]) -> dict[str, str]:
     """The site's chrome after this run: print -> the start of its text (named from a stored body)."""
     archived = {url: ps for url, ps in pages.items() if ps.blocks is not None and ps.path}
@@ -47,6 +43,7 @@ def decide(site: Site, repo: ArchiveRepo, pages: dict[str, PageState], before: d
     out = {p: before[p] for p in prints if p in before}
     wanted = prints - set(out)
     bodies = BodyStore(repo.bodies_dir(site.name))
+    rules = rules_of(site)
     for url, ps in sorted(archived.items()):
         if not wanted:
             break
@@ -56,7 +53,7 @@ def decide(site: Site, repo: ArchiveRepo, pages: dict[str, PageState], before: d
         if body is None:
             continue
         try:
-            texts = block_texts(body, _content_type(ps), url, rules_of(site))
+            texts = block_texts(body, ps.body_type, url, rules)
         except ConvertError:
             continue
         for p in wanted & set(texts):
@@ -93,7 +90,7 @@ def reconvert(
         ps = work.pages[url]
         body = bodies.get(url)
         if body is not None and ps.path:
-            jobs.append(PageJob(url, ps.path, prefetched=FetchedPage(url, url, 200, _content_type(ps), body)))
+            jobs.append(PageJob(url, ps.path, prefetched=FetchedPage(url, url, 200, ps.body_type, body)))
     logger.info("%s: the site's chrome changed; converting %d pages again without it", site.name, len(jobs))
 
     def write(outcome: PageOutcome) -> None:
