@@ -75,7 +75,7 @@ def test_run_status_log_diff(
     assert head in log.stdout
     numstat = git(repo, "show", "--numstat", "--format=", "HEAD").split()
     plus, minus = sum(int(x) for x in numstat[0::3]), sum(int(x) for x in numstat[1::3])
-    assert f"3 files changed +{plus} −{minus}" in log.stdout
+    assert f"1 changed, 1 added, 1 removed (+{plus} −{minus})" in log.stdout.splitlines()[0]
 
     diff = invoke(cli, "diff", "docs", "--repo", str(repo))
     assert diff.exit_code == 0

@@ -111,6 +111,12 @@ def snapshots(
     return _log(repo, args, spec)
 
 
+def snapshot(path: Path, site: str, sha: str) -> Snapshot:
+    """Commit ``sha`` as a snapshot of ``site``: its files under ``<site>/`` and their line counts."""
+    [snap] = _log(open_git(path), ["-1", sha], f"{site}/")
+    return snap
+
+
 def sites_in(path: Path) -> list[str]:
     """Top-level folders tracked in the archive's HEAD (one per site)."""
     repo = open_git(path)
@@ -146,6 +152,87 @@ def page_paths(path: Path, site: str) -> list[str]:
     out = run_git(repo, "log", "--format=", "--name-only", "--no-renames", "--", f"{site}/")
     prefix = f"{site}/"
     return sorted({unquote_path(n)[len(prefix) :] for n in out.splitlines() if n.strip()})
+
+
+@dataclass(frozen=True, slots=True)
+class ListedPage:
+    """One page a commit message lists: ``- guide/auth.md  https://x.org/guide/auth.html (why)``."""
+
+    kind: str  # the list it is in: "Added", "Changed", "Moved" or "Removed"
+    path: str  # inside the site folder
+    url: str
+    why: str  # the reason in brackets ("gone: HTTP 404", "no longer listed …"), or ""
+
+
+_LISTS = ("Added", "Changed", "Moved", "Removed")
+
+
+def listed_pages(message: str) -> list[ListedPage]:
+    """The pages an archiver commit message lists under Added/Changed/Moved/Removed (see
+    ``run.commits.commit_message``); other messages list none."""
+    out: list[ListedPage] = []
+    kind = ""
+    for line in message.splitlines():
+        if line.endswith(":") and line[:-1] in _LISTS:
+            kind = line[:-1]
+        elif kind and line.startswith("- "):
+            name, sep, rest = line[2:].partition("  ")
+            url, _, why = rest.partition(" (")
+            if sep and url:
+                out.append(ListedPage(kind, name, url, why[:-1] if why.endswith(")") else why))
+        else:
+            kind = ""
+    return out
+
+
+def trailer(message: str, key: str) -> str | None:
+    """The value of trailer ``key`` (``Source``, ``Change-Kind``) in a commit message, if any."""
+    for line in reversed(message.splitlines()):
+        name, sep, value = line.partition(": ")
+        if sep and name == key:
+            return value.strip()
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteUrls:
+    """What a site's history says of its URLs: its base URL (the newest ``Source:`` trailer) and, for
+    every URL a commit listed or a file in HEAD names, its path in the site folder (newest wins)."""
+
+    base_url: str | None
+    paths: dict[str, str]  # url -> path inside the site folder
+
+
+def site_urls(path: Path, site: str) -> SiteUrls:
+    """Every URL a page of ``site`` had, removed pages included, read from commit messages and the
+    ``source:`` lines in HEAD."""
+    repo = open_git(path)
+    if not has_commits(repo):
+        return SiteUrls(None, {})
+    base: str | None = None
+    paths: dict[str, str] = {}
+    try:  # -z: "HEAD:<path>\0<line number>\0<line>" per match, whatever the path holds
+        hits = run_git(repo, "grep", "-z", "-n", "-E", "-e", "^source: ", "HEAD", "--", f"{site}/")
+    except HistoryError:  # git grep exits 1 when nothing matches
+        hits = ""
+    for hit in hits.splitlines():
+        name, _, rest = hit.partition("\0")
+        number, _, line = rest.partition("\0")
+        if number.isdigit() and int(number) <= 5:  # the front matter's line, not a page's own text
+            paths.setdefault(line.removeprefix("source: ").strip(), name.removeprefix(f"HEAD:{site}/"))
+    for message in run_git(repo, "log", f"--format={_RECORD}%B", "--", f"{site}/").split(_RECORD)[1:]:
+        base = base or trailer(message, "Source")
+        for listed in listed_pages(message):
+            paths.setdefault(listed.url, listed.path)
+    return SiteUrls(base, paths)
+
+
+def removal_reason(path: Path, sha: str, site: str, page: str) -> str:
+    """Why commit ``sha`` removed ``<site>/<page>`` as its message says (``gone: HTTP 404``), or ""."""
+    for listed in listed_pages(commit_message(path, sha)):
+        if listed.path == page and listed.kind == "Removed":
+            return listed.why
+    return ""
 
 
 def commit_message(path: Path, sha: str) -> str:
@@ -194,7 +281,8 @@ def diff(
     """The stat and patch of commit ``new`` under ``<site>/`` (or of ``old``..``new``), for people.
 
     The same text as ``git show --stat --patch <new> -- <site>/`` (or ``git diff --stat --patch
-    <old> <new> -- <site>/``); ``page`` (a path in the site folder) limits it to one file. Names
+    <old> <new> -- <site>/``); ``page`` (a path in the site folder) limits it to one file, and a
+    single commit's header to its sha, date and subject. Names
     like ``-1`` or dates are resolved first, by :func:`archiver.archive.revisions.diff`.
     """
     spec = f"{site}/{page}" if page else f"{site}/"
@@ -206,6 +294,11 @@ def diff(
     repo = open_git(path)
     if old is not None:
         return run_git(repo, "diff", *options, old, new, "--", spec)
+    if page:  # one page's diff: which snapshot it is, in a line or two, then the page, not the whole message
+        yellow, reset = ("%C(yellow)", "%C(reset)") if color else ("", "")
+        return run_git(
+            repo, "show", *options, f"--format={yellow}commit %H{reset}%nDate:   %ad%n%n    %s%n", new, "--", spec
+        )
     return run_git(repo, "show", *options, "--format=medium", new, "--", spec)
 
 

@@ -11,11 +11,13 @@ import difflib
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import urljoin
 
 from archiver.archive import history
 from archiver.archive.gitcmd import has_commits, open_git
 from archiver.archive.history import page_paths, run_git
 from archiver.errors import HistoryError
+from archiver.paths import page_key, relative_path
 
 _NTH = re.compile(r"\A-(\d+)\Z")
 _DAY = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
@@ -118,24 +120,43 @@ def resolve_snapshot(path: Path, site: str, ref: str) -> str:
     return sha
 
 
+def _url_forms(base: str | None, page: str) -> list[str]:
+    """The absolute URLs ``page`` may mean: itself if absolute; else relative to the site's base URL
+    (``guide/auth.html``, the form ``pages:`` takes) and, for ``/…``, also to its host (``/``)."""
+    if page.startswith(("http://", "https://")):
+        return [page]
+    if not base:
+        return []
+    forms = [urljoin(base, page.lstrip("/"))]
+    if page.startswith("/"):
+        forms.append(urljoin(base, page))
+    return forms
+
+
 def resolve_page(path: Path, site: str, page: str) -> str:
-    """A page named by its path in the site folder (``guide/auth.md``, also ``<site>/guide/auth.md``)
-    or by its URL (the ``source:`` line of a file in HEAD) → the path in the site folder."""
+    """The path in the site folder of a page named any way it was known: its path there
+    (``guide/auth.md``, also ``<site>/guide/auth.md``) or any URL form it had, absolute or relative to
+    the site (``/``, ``/index.html``, ``guide/auth.html`` as in ``pages:``), removed pages too."""
     site_commits(path, site)  # the site itself must exist first
     known = page_paths(path, site)
     wanted = page.removeprefix(f"{site}/").lstrip("/")
     if wanted in known:
         return wanted
-    if page.startswith(("http://", "https://")):
-        line = f"source: {page}"
-        try:  # -z: "HEAD:<path>\0<line number>\0<line>" per match, whatever the path holds
-            hits = run_git(open_git(path), "grep", "-z", "-n", "-F", "-e", line, "HEAD", "--", f"{site}/")
-        except HistoryError:  # git grep exits 1 when nothing matches
-            hits = ""
-        for hit in hits.splitlines():
-            name, _, rest = hit.partition("\0")
-            if rest.partition("\0")[2] == line:
-                return name.removeprefix("HEAD:").removeprefix(f"{site}/")
+    urls = history.site_urls(path, site)
+    base = urls.base_url
+    if page in urls.paths:
+        return urls.paths[page]
+    forms = _url_forms(base, page)
+    if forms:
+        keyed: dict[str, str] = {}
+        for url, rel in urls.paths.items():
+            keyed.setdefault(page_key(base or url, url), rel)
+        for form in forms:
+            key = page_key(base or form, form)
+            if key in keyed:
+                return keyed[key]
+            if base and relative_path(base, form) in known:
+                return relative_path(base, form)
     close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f" ({len(known)} pages: see 'archiver log {site}')"
     raise HistoryError(f"no page {page!r} in the history of site {site!r}{hint}")

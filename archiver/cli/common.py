@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +45,62 @@ RepoOpt = Annotated[Path, typer.Option("--repo", "-r", help="The archive git rep
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")]
 WaitOpt = Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")]
 WorkersOpt = Annotated[int, typer.Option(help="Worker processes for fetch + convert (default: cores).")]
+
+
+NoPagerOpt = Annotated[
+    bool, typer.Option("--no-pager", help="Print straight out, not through the pager ($PAGER, else less -FRX).")
+]
+
+
+def pager_command() -> str | None:
+    """The pager to show long output in, as git picks one: ``$ARCHIVER_PAGER``, else ``$PAGER``,
+    else ``less -FRX`` (quit at once if it fits one screen, keep colours, leave the text on the
+    screen); None if it is set empty or to ``cat``. Like git's, it is a shell command."""
+    chosen = os.environ.get("ARCHIVER_PAGER", os.environ.get("PAGER", "less -FRX")).strip()
+    return None if chosen in ("", "cat") else chosen
+
+
+def paged(text: str, *, no_pager: bool = False) -> None:
+    """Write ``text`` to stdout, through the pager when stdout is a terminal (and not ``--no-pager``).
+
+    A pager that cannot be started, or quits before reading everything, is not an error."""
+    command = None if no_pager or not sys.stdout.isatty() else pager_command()
+    if command is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    env = {**os.environ, "LESS": os.environ.get("LESS", "FRX"), "LV": os.environ.get("LV", "-c")}
+    try:
+        proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, env=env)  # noqa: S602 - the user's own $PAGER
+    except OSError:
+        sys.stdout.write(text)
+        return
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(text.encode("utf-8", errors="replace"))
+        proc.stdin.close()
+    except (BrokenPipeError, KeyboardInterrupt):  # the reader quit the pager early
+        pass
+    while True:
+        try:
+            proc.wait()
+            break
+        except KeyboardInterrupt:  # Ctrl-C belongs to the pager (less ignores it), as with git
+            continue
+
+
+def colour() -> bool:
+    """Colour what we print (and what git prints for us): on a terminal, unless ``NO_COLOR`` or
+    ``TERM=dumb`` says not to."""
+    return out.is_terminal and not out.no_color and out.color_system is not None
+
+
+def rendered(*lines: object) -> str:
+    """What printing ``lines`` on :data:`out` would show (colours included on a terminal), as text."""
+    with out.capture() as captured:
+        for line in lines:
+            out.print(line, highlight=False)
+    return captured.get()
 
 
 def printable(text: str) -> str:

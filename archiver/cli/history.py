@@ -7,72 +7,139 @@ every command, each parses its arguments, calls the library (``history``,
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from archiver.archive import history, revisions
-from archiver.cli.common import ConfigOpt, RepoOpt, VerboseOpt, app, command, err, out, printable
+from archiver.cli.common import (
+    ConfigOpt,
+    NoPagerOpt,
+    RepoOpt,
+    VerboseOpt,
+    app,
+    colour,
+    command,
+    err,
+    out,
+    paged,
+    printable,
+    rendered,
+)
 from archiver.config import load_config
 from archiver.errors import HistoryError
 from archiver.models import Snapshot
+from archiver.text import one_line
 
 STATUS_WORD = {"A": "added", "M": "changed", "D": "removed"}
+MINUS = "\u2212"  # the minus sign the commit subjects use
 
 
 def _lines(added: int, removed: int) -> str:
-    return f"[green]+{added}[/green] [red]−{removed}[/red]"
+    """``+3 −1``, leaving out a side that is zero (``+20`` for a new page, ``−7`` for a removed one)."""
+    parts = ([f"+{added}"] if added else []) + ([f"{MINUS}{removed}"] if removed else [])
+    return " ".join(parts) or "±0"
 
 
-def _sections_text(found: dict[str, list[str]]) -> str:
-    return "; ".join(f"{path}: {', '.join(heads)}" for path, heads in found.items() if heads)
+def _when(date: str) -> str:
+    return date.replace("T", " ")[:16]
 
 
 def _site_of(snap: Snapshot) -> str:
     return snap.files[0].path.split("/", 1)[0] if snap.files else ""
 
 
+def _heading(head: str) -> str:
+    """A Markdown heading as a reader says it: ``## Errors`` → ``Errors``."""
+    return head.lstrip("#").strip() or head
+
+
+def _fit(text: Text) -> Text:
+    """One line: cut to the terminal's width with an ellipsis (off a terminal, lines are whole)."""
+    if out.is_terminal:
+        text.truncate(out.width, overflow="ellipsis")
+    return text
+
+
+def oneline(snap: Snapshot) -> Text:
+    """A snapshot in one line, as ``git log --oneline`` would put it: commit, date, subject (which
+    says what happened and its line counts, ``docs: 16 changed, 1 added (+184 −109)``)."""
+    subject = snap.subject
+    one_kind = len({f.status for f in snap.files}) == 1 and snap.files[0].status in "AD"  # new / removed pages
+    if "(+" not in subject and (snap.lines_added or snap.lines_removed) and not one_kind:
+        subject += f" ({_lines(snap.lines_added, snap.lines_removed)})"
+    return _fit(Text.assemble((snap.sha[:10], "yellow"), " ", (_when(snap.date), "green"), "  ", one_line(subject)))
+
+
+def change_lines(snap: Snapshot, site: str, found: dict[str, list[str]], indent: str = "    ") -> list[Text]:
+    """Under a snapshot: each changed page with the sections it changed; new and removed pages
+    collapsed to one line each (``76 new pages``), naming them when there are only a few."""
+    prefix = f"{site}/" if site else ""
+    added = [f.path.removeprefix(prefix) for f in snap.files if f.status == "A"]
+    removed = [f.path.removeprefix(prefix) for f in snap.files if f.status == "D"]
+    lines: list[Text] = []
+    for f in snap.files:
+        if f.status == "M":
+            rel = f.path.removeprefix(prefix)
+            heads = ", ".join(dict.fromkeys(_heading(h) for h in found.get(rel, []))) or "(no headings)"
+            lines.append(_fit(Text(f"{indent}{rel}: {one_line(heads)}")))
+    for names, one, many, style in (
+        (added, "new page", "new pages", "green"),
+        (removed, "page removed", "pages removed", "red"),
+    ):
+        if names:
+            label = f"{len(names)} {one if len(names) == 1 else many}"
+            shown = f": {', '.join(names)}" if len(names) <= 3 else ""
+            lines.append(_fit(Text(f"{indent}{label}{one_line(shown)}", style=style)))
+    return lines
+
+
 @app.command()
 def log(
-    site: Annotated[str | None, typer.Argument(help="Only this site's snapshots.")] = None,
+    site: Annotated[str | None, typer.Argument(metavar="[SITE]", help="Only this site's snapshots.")] = None,
     repo: RepoOpt = Path("archive-repo"),
-    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many snapshots.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", help="At most this many snapshots.")] = 50,
     since: Annotated[
-        str | None, typer.Option(help="Only snapshots since this date (2026-06-01, '2 weeks ago').")
+        str | None,
+        typer.Option(metavar="DATE", help="Only snapshots since this date (2026-06-01, '2 weeks ago')."),
     ] = None,
     page: Annotated[
-        str | None, typer.Option(help="Only snapshots that changed this page (path or URL; needs SITE).")
+        str | None,
+        typer.Option(
+            metavar="PAGE", help="Only snapshots that changed this page (a path or any URL form; needs SITE)."
+        ),
     ] = None,
     sections: Annotated[
-        bool, typer.Option("--sections", "-s", help="Also the Markdown sections each changed.")
+        bool, typer.Option("--sections", "-s", help="Under each snapshot, the sections each page changed.")
     ] = False,
+    no_pager: NoPagerOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Snapshots, newest first: date, commit, files changed and lines added/removed."""
+    """Snapshots, newest first, one line each: commit, date, what changed.
+
+    Example: archiver log docs --page /guide/auth.html --sections
+    """
     with command(verbose):
         if page and not site:
             raise HistoryError("--page needs a SITE: archiver log SITE --page PATH")
         if site:
-            revisions.site_commits(repo, site)  # an unknown site is an error, not an empty table
+            revisions.site_commits(repo, site)  # an unknown site is an error, not an empty list
         rel = revisions.resolve_page(repo, site, page) if site and page else None
         snaps = history.snapshots(repo, site, limit=limit, since=revisions.check_since(since), page=rel)
-        found = {s.sha: history.sections(repo, _site_of(s), s.sha, page=rel) for s in snaps} if sections else {}
+        lines: list[Text] = []
+        for s in snaps:
+            lines.append(oneline(s))
+            if sections:
+                owner = site or _site_of(s)
+                found = history.sections(repo, owner, s.sha, page=rel)
+                lines += change_lines(s, owner, found)
     what = f"{site}/{rel}" if rel else site or "all sites"
-    table = Table(title=f"snapshots of {what}" + (f" since {since}" if since else ""), title_justify="left")
-    for col in ("date", "commit", "changes", "subject", *(["sections"] if sections else [])):
-        table.add_column(col)
-    for s in snaps:
-        n = len(s.files)
-        changes = f"{n} file{'s' if n != 1 else ''} changed {_lines(s.lines_added, s.lines_removed)}"
-        row = [s.date.replace("T", " ")[:19], s.sha[:10], changes, escape(s.subject)]
-        table.add_row(*row, *([escape(_sections_text(found[s.sha]))] if sections else []))
-    out.print(table)
     if not snaps:
         err.print(printable(f"no snapshots of {what}" + (f" since {since}" if since else "")), highlight=False)
+        return
+    paged(rendered(*lines), no_pager=no_pager)
 
 
 @app.command()
@@ -82,65 +149,93 @@ def show(
         typer.Argument(metavar="SITE[@REV]", help="A site, and optionally which snapshot: -1, -2, a date, a commit."),
     ],
     repo: RepoOpt = Path("archive-repo"),
+    no_pager: NoPagerOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """One snapshot: the sections that changed, then its stat and patch (git show)."""
+    """One snapshot: the sections that changed, then its stat and patch (git show).
+
+    Example: archiver show docs@-2
+    """
     with command(verbose):
         site, rev = revisions.split_site_rev(snapshot)
         sha = revisions.resolve_snapshot(repo, site, rev)
+        snap = history.snapshot(repo, site, sha)
         found = history.sections(repo, site, sha)
-        text = history.diff(repo, site, sha, color=out.is_terminal)
-    out.print(f"[bold]Sections changed[/bold] in {site}@{sha[:10]}:", highlight=False)
-    width = max((len(p) for p in found), default=0)
-    for path, heads in found.items():
-        out.print(f"  {escape(path.ljust(width))}  {escape(', '.join(heads)) or '(binary)'}", highlight=False)
-    out.print()
-    sys.stdout.flush()
-    sys.stdout.write(text)
+        text = history.diff(repo, site, sha, color=colour())
+    head = [
+        Text.assemble("Sections changed in ", (f"{site}@{sha[:10]}", "bold"), ":"),
+        *change_lines(snap, site, found, "  "),
+    ]
+    paged(rendered(*head, "") + text, no_pager=no_pager)
 
 
 @app.command(context_settings={"ignore_unknown_options": True})  # so that -1 and -2..-1 are revisions
 def diff(
-    site: Annotated[str, typer.Argument(help="The site.")],
+    site: Annotated[str, typer.Argument(metavar="SITE", help="The site.")],
     rev: Annotated[
         str | None,
-        typer.Argument(help="A snapshot (-1, -2, 2026-06-10, a commit; default: the latest) or a range FROM..TO."),
+        typer.Argument(
+            metavar="[REV]", help="A snapshot (-1, -2, 2026-06-10, a commit; default: the latest) or a range FROM..TO."
+        ),
     ] = None,
-    page: Annotated[str | None, typer.Argument(help="Only this page (path in the site folder, or its URL).")] = None,
+    page: Annotated[
+        str | None,
+        typer.Argument(metavar="[PAGE]", help="Only this page: its path in the site folder, or any URL form it had."),
+    ] = None,
     repo: RepoOpt = Path("archive-repo"),
     word_diff: Annotated[
         bool, typer.Option("--word-diff", help="Show changed words inline (git diff --word-diff).")
     ] = False,
     stat: Annotated[bool, typer.Option("--stat", help="Only the files changed and their line counts.")] = False,
+    no_pager: NoPagerOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """What changed in a snapshot of SITE, or between two: the same patch as git show / git diff."""
+    """What changed in a snapshot of SITE, or between two: the same patch as git show / git diff.
+
+    Example: archiver diff docs -2..-1 guide/auth.html --word-diff
+    """
     for value in (rev, page):
         if value and value.startswith("--"):
             raise typer.BadParameter(f"no such option: {value}")
     with command(verbose):
-        text = revisions.diff(repo, site, rev, color=out.is_terminal, page=page, word_diff=word_diff, stat_only=stat)
-    sys.stdout.write(text)
+        text = revisions.diff(repo, site, rev, color=colour(), page=page, word_diff=word_diff, stat_only=stat)
+    paged(text, no_pager=no_pager)
 
 
 @app.command("history")
 def history_cmd(
-    site: Annotated[str, typer.Argument(help="The site.")],
-    page: Annotated[str, typer.Argument(help="The page: its path in the site folder (guide/auth.md) or its URL.")],
+    site: Annotated[str, typer.Argument(metavar="SITE", help="The site.")],
+    page: Annotated[
+        str,
+        typer.Argument(
+            metavar="PAGE",
+            help="The page: its path in the site folder (guide/auth.md) or any URL form it had (/, /guide/auth.html).",
+        ),
+    ],
     repo: RepoOpt = Path("archive-repo"),
+    no_pager: NoPagerOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Every version of one page, oldest first: date, commit, what happened, lines added/removed."""
+    """Every version of one page, newest first: commit, date, what happened to it, its lines.
+
+    Example: archiver history docs /guide/auth.html
+    """
     with command(verbose):
         rel = revisions.resolve_page(repo, site, page)
-        versions = history.page_versions(repo, site, rel)
-    table = Table(title=f"versions of {site}/{rel} (oldest first)", title_justify="left")
-    for col in ("#", "date", "commit", "change", "lines"):
-        table.add_column(col, justify="right" if col == "#" else "left")
-    for n, v in enumerate(versions, 1):
-        lines = "binary" if v.binary else _lines(v.added, v.removed)
-        table.add_row(str(n), v.date.replace("T", " ")[:19], v.sha[:10], STATUS_WORD.get(v.status, v.status), lines)
-    out.print(table)
+        versions = history.page_versions(repo, site, rel)[::-1]
+        url = next((u for u, p in history.site_urls(repo, site).paths.items() if p == rel), None)
+        lines: list[Text] = []
+        for v in versions:
+            what = STATUS_WORD.get(v.status, v.status)
+            if v.status == "D":
+                why = history.removal_reason(repo, v.sha, site, rel)
+                what += f" ({one_line(why)})" if why else ""
+            else:
+                what += " binary" if v.binary else f" {_lines(v.added, v.removed)}"
+            lines.append(_fit(Text.assemble((v.sha[:10], "yellow"), " ", (_when(v.date), "green"), "  ", what)))
+    count = f"{len(versions)} version{'s' if len(versions) != 1 else ''}"
+    title = Text.assemble((f"{site}/{rel}", "bold"), f"  {one_line(url)}" if url else "", f"  ({count}, newest first)")
+    paged(rendered(title, *lines), no_pager=no_pager)
 
 
 @app.command()

@@ -30,6 +30,7 @@ from archiver.cli.common import (
     WaitOpt,
     WorkersOpt,
     app,
+    colour,
     command,
     err,
     out,
@@ -183,6 +184,6 @@ def demo(
         same = f"  (the same as: git -C {where} show HEAD -- acme/)" if repo else ""
         out.print(f"\n[bold]archiver diff acme[/bold]{same}\n")
         sys.stdout.flush()
-        sys.stdout.write(revisions.diff(target, "acme", color=out.is_terminal))
+        sys.stdout.write(revisions.diff(target, "acme", color=colour()))
         if repo:
             out.print(f"\nthe archive is in {printable(str(repo))}; try: git -C {printable(str(repo))} log -p")
