@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,23 @@ def test_every_command_has_help(cli: CliRunner, command: str) -> None:
     assert result.exit_code == 0
     assert f"Usage: root {command}" in result.stdout or f" {command} [OPTIONS]" in result.stdout
     assert "--verbose" in result.stdout  # every command takes it (README)
+    text = " ".join(result.stdout.replace("│", " ").split())  # (the panels' borders and wrapping out)
+    assert re.findall(r"<[a-z_\[\]]+>", text) == []  # no <bool>, <str>, <list[str]>, <path>
+    assert "{" not in text.split("Usage:")[1].split("Example:")[0]  # SITE, not {site}
+    assert re.search(rf"Example: archiver {command}\b", text)  # one example per command
+    for saying in re.findall(r"\(default: ([^)]*)\)", text):  # said in the help: not contradicted by click
+        assert "[default:" not in text.split(f"(default: {saying})")[1].split("--")[0]
+
+
+def test_bad_option_values_are_said_in_our_words(cli: CliRunner, tmp_path: Path) -> None:
+    for args, said in (
+        (["--workers", "x"], "--workers': expected a whole number, got 'x'"),
+        (["--wait", "-3"], "--wait': expected 0 seconds or more, got -3"),
+    ):
+        result = invoke(cli, "run", *args, "--config", str(tmp_path / "none.yaml"))
+        assert result.exit_code == 2
+        assert said in " ".join(result.stderr.replace("│", " ").split())
+        assert "Input should be" not in result.stderr  # (pydantic's words)
 
 
 def test_version(cli: CliRunner) -> None:
@@ -117,7 +135,7 @@ def test_bad_config_is_one_line_with_file_and_line_exit_2(cli: CliRunner, tmp_pa
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert f"{config}:4: sites[0].pagez: unknown field 'pagez'" in lines[0]
+    assert f"{config}:4: sites[0].pagez: unknown field (" in lines[0]
     assert "Traceback" not in result.stderr
     assert not repo.exists()  # nothing written
 

@@ -12,17 +12,19 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
+from typer.models import CommandFunctionType
 
 from archiver.errors import ArchiverError, ConfigError, FetchError, HistoryError
 from archiver.models import PageResult, PageStatus, SiteReport
@@ -30,7 +32,57 @@ from archiver.text import one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
 
-app = typer.Typer(
+
+def _plain_help(params: list[Any]) -> None:
+    """Help that shows what to type, not Python's types: a flag shows nothing after its name (no
+    ``<bool>``), an option without a metavar of its own shows its name in capitals, an argument
+    shows its name only (``SITE``, not ``{site} <str>`` or ``sites... <list[str]>``)."""
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.param_type_name == "argument":
+            param.metavar = param.metavar or (param.name or "value").upper()
+            param.display_type_rich = lambda ctx: None  # the name says it; no type column
+        elif param.metavar is None:
+            param.metavar = (param.name or "value").upper()
+
+
+def _usage_name(param: Any) -> str:
+    """An argument in the usage line as man pages write it: ``SITE``, ``[REV]``, ``[SITES]...``."""
+    name = str(param.metavar or param.name).upper()
+    if "[" not in name and not param.required:
+        name = f"[{name}]"
+    return name + ("..." if param.nargs == -1 and not name.endswith("...") else "")
+
+
+class _Command(typer.core.TyperCommand):
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_help(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        params = self.get_params(ctx)
+        _plain_help(params)
+        arguments = [_usage_name(p) for p in params if p.param_type_name == "argument"]
+        return [*([self.options_metavar] if self.options_metavar else []), *arguments]
+
+
+class _Group(typer.core.TyperGroup):
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_help(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
+
+class _App(typer.Typer):
+    """The Typer app whose commands' help is :func:`_plain_help`'s."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _App(
+    cls=_Group,
     help="Track how documentation websites change: snapshot docs as Markdown into a git repository.",
     no_args_is_help=True,
     add_completion=False,
@@ -40,11 +92,51 @@ app = typer.Typer(
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The sites file.")]
-RepoOpt = Annotated[Path, typer.Option("--repo", "-r", help="The archive git repository.")]
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", metavar="FILE", help="The sites file.")]
+RepoOpt = Annotated[Path, typer.Option("--repo", "-r", metavar="DIR", help="The archive git repository.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")]
-WaitOpt = Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")]
-WorkersOpt = Annotated[int, typer.Option(help="Worker processes for fetch + convert (default: cores).")]
+
+
+def whole_number(text: str | int) -> int:
+    """An option's value that must be a whole number ≥ 0, refused in our words (not pydantic's)."""
+    try:
+        value = int(text.strip() if isinstance(text, str) else text)
+    except ValueError:
+        raise typer.BadParameter(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise typer.BadParameter(f"expected 0 or more, got {value}")
+    return value
+
+
+def seconds(text: str | float) -> float:
+    """An option's value in seconds (``30``, ``2.5``), ≥ 0."""
+    try:
+        value = float(text.strip() if isinstance(text, str) else text)
+    except ValueError:
+        raise typer.BadParameter(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0:  # (also refuses nan)
+        raise typer.BadParameter(f"expected 0 seconds or more, got {text}")
+    return value
+
+
+WaitOpt = Annotated[
+    float,
+    typer.Option(
+        metavar="SECONDS",
+        parser=seconds,
+        show_default=False,
+        help="Seconds to wait for another run's lock (default: 0, give up at once).",
+    ),
+]
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        metavar="N",
+        parser=whole_number,
+        show_default=False,
+        help="Worker processes for fetch + convert (default: 0, one per core).",
+    ),
+]
 
 
 NoPagerOpt = Annotated[

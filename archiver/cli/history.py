@@ -98,7 +98,7 @@ def change_lines(snap: Snapshot, site: str, found: dict[str, list[str]], indent:
 
 @app.command()
 def log(
-    site: Annotated[str | None, typer.Argument(metavar="[SITE]", help="Only this site's snapshots.")] = None,
+    site: Annotated[str | None, typer.Argument(metavar="SITE", help="Only this site's snapshots.")] = None,
     repo: RepoOpt = Path("archive-repo"),
     limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", help="At most this many snapshots.")] = 50,
     since: Annotated[
@@ -175,12 +175,12 @@ def diff(
     rev: Annotated[
         str | None,
         typer.Argument(
-            metavar="[REV]", help="A snapshot (-1, -2, 2026-06-10, a commit; default: the latest) or a range FROM..TO."
+            metavar="REV", help="A snapshot (-1, -2, 2026-06-10, a commit; default: the latest) or a range FROM..TO."
         ),
     ] = None,
     page: Annotated[
         str | None,
-        typer.Argument(metavar="[PAGE]", help="Only this page: its path in the site folder, or any URL form it had."),
+        typer.Argument(metavar="PAGE", help="Only this page: its path in the site folder, or any URL form it had."),
     ] = None,
     repo: RepoOpt = Path("archive-repo"),
     word_diff: Annotated[
@@ -240,16 +240,21 @@ def history_cmd(
 
 @app.command()
 def report(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the HTML site and feeds into.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", metavar="DIR", help="Folder to write the HTML site and feeds into.")
+    ],
     repo: RepoOpt = Path("archive-repo"),
     config: ConfigOpt = Path("sites.yaml"),
     base_url: Annotated[
-        str | None, typer.Option(help="Where the report will be served (makes feed links absolute).")
+        str | None, typer.Option(metavar="URL", help="Where the report will be served (makes feed links absolute).")
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Render every snapshot page again, not only new ones.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Write a static HTML site of every change (timeline, diffs, page histories) and Atom feeds."""
+    """Write a static HTML site of every change (timeline, diffs, page histories) and Atom feeds.
+
+    Example: archiver report --out changes/ --base-url https://changes.example.com/
+    """
     from archiver.report.build import build_report
 
     with command(verbose):

@@ -34,7 +34,10 @@ def pages(
     repo: RepoOpt = Path("archive-repo"),
     verbose: VerboseOpt = False,
 ) -> None:
-    """List the pages discovery finds for SITE and the file each goes to; archives nothing (dry run)."""
+    """List the pages discovery finds for SITE and the file each goes to; archives nothing (dry run).
+
+    Example: archiver pages mydocs
+    """
     from archiver.run.pipeline import discover
 
     with command(verbose):
@@ -59,7 +62,10 @@ def rerender(
     wait: WaitOpt = 0.0,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Re-apply SITE's current rules to its stored pages without fetching; one commit marked as a rules change."""
+    """Re-apply SITE's current rules to its stored pages without fetching; one commit marked as a rules change.
+
+    Example: archiver rerender mydocs
+    """
     from archiver.run.pipeline import rerender as rerender_site
 
     with command(verbose):

@@ -49,7 +49,10 @@ def init(
     repo: RepoOpt = Path("archive-repo"),
     verbose: VerboseOpt = False,
 ) -> None:
-    """Create a sample sites.yaml (if missing) and an empty archive repository."""
+    """Create a sample sites.yaml (if missing) and an empty archive repository.
+
+    Example: archiver init --config sites.yaml --repo archive-repo
+    """
     with command(verbose):
         if config.exists():
             out.print(f"{printable(str(config))} exists; left as it is")
@@ -71,7 +74,10 @@ def run_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of the table.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Fetch every page of the sites, store them as Markdown, commit once per changed site, push."""
+    """Fetch every page of the sites, store them as Markdown, commit once per changed site, push.
+
+    Example: archiver run mydocs --quiet
+    """
     from archiver.run.publish import archive_sites  # heavy imports only for commands that need them
 
     with command(verbose):
@@ -120,7 +126,10 @@ def status(
     repo: RepoOpt = Path("archive-repo"),
     verbose: VerboseOpt = False,
 ) -> None:
-    """The last run of each site and the pages that are failing."""
+    """The last run of each site and the pages that are failing.
+
+    Example: archiver status --repo archive-repo
+    """
     with command(verbose):
         cfg = load_config(config)
         archive = ArchiveRepo.open(repo)
@@ -158,10 +167,21 @@ def status(
 
 @app.command()
 def demo(
-    repo: Annotated[Path | None, typer.Option("--repo", "-r", help="Keep the demo archive here.")] = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo",
+            "-r",
+            metavar="DIR",
+            help="Keep the demo archive here (default: a temporary folder, deleted at the end).",
+        ),
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Offline quick start: archive a bundled docs site at two versions and show the diff."""
+    """Offline quick start: archive a bundled docs site at two versions and show the diff.
+
+    Example: archiver demo --repo demo-archive
+    """
     from archiver.demo import run_demo
 
     with command(verbose), contextlib.ExitStack() as stack:

@@ -22,6 +22,7 @@ from archiver.cli.common import (
     err,
     out,
     printable,
+    seconds,
 )
 from archiver.config import load_config
 from archiver.errors import ConfigError
@@ -32,10 +33,21 @@ def daemon(
     config: ConfigOpt = Path("sites.yaml"),
     repo: RepoOpt = Path("archive-repo"),
     workers: WorkersOpt = 0,
-    wait: Annotated[float, typer.Option(help="Seconds a scheduled run waits for another run's lock.")] = 3600.0,
+    wait: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            parser=seconds,
+            show_default=False,
+            help="Seconds a scheduled run waits for another run's lock (default: 3600, an hour).",
+        ),
+    ] = 3600.0,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Archive each site on its schedule until stopped (SIGTERM/SIGINT: finish the run, exit 0; SIGHUP: reload)."""
+    """Archive each site on its schedule until stopped (SIGTERM/SIGINT: finish the run, exit 0; SIGHUP: reload).
+
+    Example: archiver daemon --config /etc/archiver/sites.yaml --repo /srv/archive-repo
+    """
     from archiver.daemon.scheduler import Daemon
 
     with command(verbose, daemon=True):
@@ -48,11 +60,15 @@ def systemd(
     repo: RepoOpt = Path("archive-repo"),
     install: Annotated[bool, typer.Option("--install", help="Write the units instead of printing them.")] = False,
     folder: Annotated[
-        Path | None, typer.Option("--dir", help="Where --install writes (default: ~/.config/systemd/user).")
+        Path | None,
+        typer.Option("--dir", metavar="DIR", help="Where --install writes (default: ~/.config/systemd/user)."),
     ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Print (or --install) a systemd service + timer that run 'archiver run' on the config's schedule."""
+    """Print (or --install) a systemd service + timer that run 'archiver run' on the config's schedule.
+
+    Example: archiver systemd --install
+    """
     from archiver.daemon.systemd import default_command, render_units, user_unit_dir, write_units
 
     with command(verbose):

@@ -79,9 +79,9 @@ def _describe(err: ErrorDetails) -> tuple[Loc, str]:
             model = nested[str(parent[2])]
         close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
         if close:
-            return loc, f"unknown field {loc[-1]!r} (did you mean {close[0]}?)"
+            return loc, f"unknown field (did you mean {close[0]}?)"  # (the location names the field)
         allowed = ", ".join(model.model_fields)
-        return loc, f"unknown field {loc[-1]!r} (allowed: {allowed})"
+        return loc, f"unknown field (allowed: {allowed})"
     if err["type"] == "value_error":
         msg = msg.removeprefix("Value error, ")
     if err["type"] == "missing":
