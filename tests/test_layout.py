@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"run"},
     {"fetch", "convert", "report"},
     {"archive", "config"},
-    {"schedules", "paths", "models", "errors", "files", "text", "urls"},
+    {"schedules", "paths", "models", "errors", "files", "text", "urls", "shards"},
 ]
 
 # outside library (top-level name or dotted prefix) -> where it may be imported (units or modules)

@@ -28,6 +28,7 @@ from typer.models import CommandFunctionType
 
 from archiver.errors import ArchiverError, ConfigError, FetchError, HistoryError
 from archiver.models import PageResult, PageStatus, SiteReport
+from archiver.shards import Shard, parse_shard
 from archiver.text import one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
@@ -119,6 +120,25 @@ def seconds(text: str | float) -> float:
     return value
 
 
+def shard_spec(text: str | Shard | None) -> Shard | None:
+    """``--shard K/N``, refused in a sentence that says what to write."""
+    if text is None or isinstance(text, Shard):
+        return text
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+ShardOpt = Annotated[
+    Shard | None,
+    typer.Option(
+        metavar="K/N",
+        parser=shard_spec,
+        envvar="ARCHIVER_SHARD",
+        help="Only the sites of shard K of N (by a stable hash of each name), to share them among N machines.",
+    ),
+]
 WaitOpt = Annotated[
     float,
     typer.Option(

@@ -25,6 +25,7 @@ from archiver.cli.common import (
     EXIT_OK,
     ConfigOpt,
     RepoOpt,
+    ShardOpt,
     TermProgress,
     VerboseOpt,
     WaitOpt,
@@ -70,6 +71,7 @@ def run_cmd(
     repo: RepoOpt = Path("archive-repo"),
     workers: WorkersOpt = 0,
     wait: WaitOpt = 0.0,
+    shard: ShardOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary and errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of the table.")] = False,
     verbose: VerboseOpt = False,
@@ -81,8 +83,13 @@ def run_cmd(
     from archiver.run.publish import archive_sites  # heavy imports only for commands that need them
 
     with command(verbose):
-        cfg = load_config(config)
-        selected = cfg.select(sites or [])
+        cfg = load_config(config).for_shard(shard)
+        selected = cfg.select(sites or [], shard)
+        if not selected:  # (a shard smaller than its share; nothing to do is not a failure)
+            err.print(
+                f"shard {shard} takes none of the {len(cfg.select(sites or []))} sites asked for", highlight=False
+            )
+            raise typer.Exit(EXIT_OK)
         archive = ArchiveRepo.open_or_init(repo, cfg.identity)
         progress = TermProgress(quiet or as_json)
         try:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from archiver.errors import ConfigError
 from archiver.schedules import check_schedule, parse_duration
+from archiver.shards import Shard
 
 DEFAULT_CONTENT = ["[role=main]", "article", "main", "#content", ".content", "body"]
 DEFAULT_STRIP = [
@@ -317,17 +318,35 @@ class Config(_Frozen):
         assert m is not None
         return m.group("email")
 
-    def select(self, names: Iterable[str]) -> list[Site]:
-        """The sites called ``names`` (all sites if empty), or a ConfigError naming the unknown one."""
+    def select(self, names: Iterable[str], shard: Shard | None = None) -> list[Site]:
+        """The sites called ``names`` (all sites if empty), or a ConfigError naming the unknown one;
+        with ``shard``, only those of them the shard takes (:mod:`archiver.shards`)."""
         wanted = list(names)
-        if not wanted:
-            return list(self.sites)
         by_name = {s.name: s for s in self.sites}
         unknown = [n for n in wanted if n not in by_name]
         if unknown:
             known = ", ".join(sorted(by_name)) or "none"
             raise ConfigError(f"unknown site {unknown[0]!r} (sites in the config: {known})")
-        return [by_name[n] for n in wanted]
+        chosen = [by_name[n] for n in wanted] if wanted else list(self.sites)
+        return [s for s in chosen if shard is None or shard.takes(s.name)]
+
+    def for_shard(self, shard: Shard | None) -> Config:
+        """This config as shard ``shard`` uses it: ``{shard}`` in ``remote:`` becomes ``2-of-4``, so
+        each shard pushes to its own repository. A remote every shard would share is refused (their
+        histories differ, so all but one push would be rejected), as is ``{shard}`` without a shard."""
+        templated = self.remote is not None and "{shard}" in self.remote
+        if shard is None:
+            if templated:
+                raise ConfigError(f"remote {self.remote!r} names {{shard}}: run with --shard K/N")
+            return self
+        if self.remote is None or (shard.count == 1 and not templated):
+            return self
+        if not templated:
+            raise ConfigError(
+                f"remote {self.remote!r} would be shared by all {shard.count} shards: put {{shard}} in it "
+                "(remote: git@host:docs-{shard}.git) so that each shard pushes to a repository of its own"
+            )
+        return self.model_copy(update={"remote": self.remote.replace("{shard}", shard.label)})
 
 
 class FieldError(ValueError):
