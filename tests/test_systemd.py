@@ -108,3 +108,11 @@ def test_unmappable_schedule_is_a_usage_error(cli: CliRunner, tmp_path: Path) ->
     result = cli.invoke(app, ["systemd", "--config", str(config)])
     assert result.exit_code == 2
     assert "cannot be a systemd timer" in result.stderr and "archiver daemon" in result.stderr
+
+
+def test_unmappable_schedule_names_its_file_and_line(cli: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "sites.yaml"
+    config.write_text("author: a <a@b.c>\n\nschedule: '0 0 1 * 1'\n" + config_text("every 6h").split("\n", 1)[1])
+    result = cli.invoke(app, ["systemd", "--config", str(config)])
+    assert result.exit_code == 2
+    assert f"{config}:3: schedule: schedule '0 0 1 * 1' cannot be a systemd timer" in result.stderr

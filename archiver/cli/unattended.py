@@ -23,7 +23,7 @@ from archiver.cli.common import (
     out,
     printable,
 )
-from archiver.config import load_config
+from archiver.config import field_location, load_config
 from archiver.errors import ConfigError
 
 
@@ -61,7 +61,8 @@ def systemd(
             units = render_units(cfg, config, repo, default_command())
         except ValueError as exc:
             raise ConfigError(
-                f"{config}: schedule {cfg.schedule!r} cannot be a systemd timer ({exc}); "
+                f"{field_location(config, ('schedule',))}: schedule {cfg.schedule!r} cannot be a systemd timer "
+                f"({exc}); "
                 "use 'every <n>h' or a simpler cron expression, or run archiver daemon"
             ) from None
         if not install:
