@@ -53,7 +53,7 @@ def systemd(
     verbose: VerboseOpt = False,
 ) -> None:
     """Print (or --install) a systemd service + timer that run 'archiver run' on the config's schedule."""
-    from archiver.daemon.systemd import default_command, render_units, user_unit_dir, write_units
+    from archiver.daemon.systemd import default_command, own_schedules, render_units, user_unit_dir, write_units
 
     with command(verbose):
         cfg = load_config(config)
@@ -65,6 +65,15 @@ def systemd(
                 f"({exc}); "
                 "use 'every <n>h' or a simpler cron expression, or run archiver daemon"
             ) from None
+        if others := own_schedules(cfg):
+            which = "top-level" if "schedule" in cfg.model_fields_set else "default"
+            sites = ", ".join(
+                f"{s.name} {s.schedule!r} ({field_location(config, ('sites', i, 'schedule')).rsplit(':', 1)[0]})"
+                for i, s in others
+            )
+            warning = f"the timer runs every site on the {which} schedule {cfg.schedule!r}; per-site schedules are "
+            warning += f"honoured only by 'archiver daemon': {sites}"
+            err.print(f"[yellow]warning[/yellow]: {printable(warning)}", highlight=False)
         if not install:
             for name, text in units.items():
                 sys.stdout.write(f"# {name}\n{text}\n")
