@@ -158,6 +158,14 @@ def test_undecodable_file(tmp_path: Path) -> None:
         ("sites:\n  - name: d\n    base_url: https://x.org/d/\n    pages: ['//evil.org/d/x']\n", 4, "outside base_url"),
         ("sites:\n  - name: .hidden\n    base_url: https://x.org/\n", 2, "sites[0].name"),
         ("sites:\n  - name: a/b\n    base_url: https://x.org/\n", 2, "sites[0].name"),
+        ("report: ''\nsites:\n  - name: d\n    base_url: https://x.org/\n", 1, "report: a folder for the report"),
+        (
+            "report: 5\nsites:\n  - name: d\n    base_url: https://x.org/\n",
+            1,
+            "report: expected text, got the number 5",
+        ),
+        ("reprot: out\nsites:\n  - name: d\n    base_url: https://x.org/\n", 1, "did you mean report?"),
+        ("report_base_url: x.org\nsites:\n  - name: d\n    base_url: https://x.org/\n", 1, "absolute http(s) URL"),
         ("sites:\n  - name: d\n    base_url: https://x.org/\n    content: ['']\n", 4, "invalid CSS selector"),
     ],
 )

@@ -33,13 +33,17 @@ def daemon(
     repo: RepoOpt = Path("archive-repo"),
     workers: WorkersOpt = 0,
     wait: Annotated[float, typer.Option(help="Seconds a scheduled run waits for another run's lock.")] = 3600.0,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Keep 'archiver report' current in this folder (instead of report: in the file)."),
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Archive each site on its schedule until stopped (SIGTERM/SIGINT: finish the run, exit 0; SIGHUP: reload)."""
     from archiver.daemon.scheduler import Daemon
 
     with command(verbose, daemon=True):
-        Daemon(config, repo, workers=workers or None, lock_wait=wait).run_forever()
+        Daemon(config, repo, workers=workers or None, lock_wait=wait, report=report).run_forever()
 
 
 @app.command()
