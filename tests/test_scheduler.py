@@ -356,3 +356,17 @@ def test_a_report_inside_the_archive_is_refused_at_start(docs_server: FaultServe
     config.write_text("report: archive-repo/report\n" + config.read_text())
     with pytest.raises(ConfigError, match=r"sites\.yaml:1: report: .* is inside the archive repository"):
         Daemon(config, tmp_path / "archive-repo").start()
+
+
+def test_a_report_added_by_a_reload_is_built_at_once(
+    docs_server: FaultServer, tmp_path: Path, runs: list[SiteRun], started: Callable[..., Daemon]
+) -> None:
+    config = write_sites(tmp_path / "sites.yaml", docs_server, {"docs": "every 1h | index.html"})
+    daemon = started()
+    wait_for(lambda: len(runs) == 1)  # committed, and no report asked for yet
+    assert not (tmp_path / "later").exists()
+    config.write_text("report: later\n" + config.read_text())
+    assert daemon.reload()
+    sha = runs[0].report.commit if runs[0].report else None
+    wait_for(lambda: (tmp_path / "later/docs/snap" / f"{sha}.html").exists())
+    assert len(runs) == 1  # built without waiting for the next run
