@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.config import DEFAULT_AUTHOR, DEFAULT_STRIP, Config, Site, load_config, parse_config
+from archiver.config import DEFAULT_AUTHOR, DEFAULT_STRIP, Config, Site, field_location, load_config, parse_config
 from archiver.errors import ArchiverError, ConfigError
 
 CONFIGS = Path(__file__).parent / "data" / "configs"
@@ -158,6 +158,14 @@ def test_undecodable_file(tmp_path: Path) -> None:
         ("sites:\n  - name: d\n    base_url: https://x.org/d/\n    pages: ['//evil.org/d/x']\n", 4, "outside base_url"),
         ("sites:\n  - name: .hidden\n    base_url: https://x.org/\n", 2, "sites[0].name"),
         ("sites:\n  - name: a/b\n    base_url: https://x.org/\n", 2, "sites[0].name"),
+        ("report: ''\nsites:\n  - name: d\n    base_url: https://x.org/\n", 1, "report: a folder for the report"),
+        (
+            "report: 5\nsites:\n  - name: d\n    base_url: https://x.org/\n",
+            1,
+            "report: expected text, got the number 5",
+        ),
+        ("reprot: out\nsites:\n  - name: d\n    base_url: https://x.org/\n", 1, "did you mean report?"),
+        ("report_base_url: x.org\nsites:\n  - name: d\n    base_url: https://x.org/\n", 1, "absolute http(s) URL"),
         ("sites:\n  - name: d\n    base_url: https://x.org/\n    content: ['']\n", 4, "invalid CSS selector"),
     ],
 )
@@ -166,6 +174,15 @@ def test_inline_errors(text: str, line: int, fragment: str) -> None:
         parse_config(text, "s.yaml")
     assert str(info.value).startswith(f"s.yaml:{line}: "), str(info.value)
     assert fragment in str(info.value)
+
+
+def test_field_location_names_the_line_of_a_valid_field(tmp_path: Path) -> None:
+    path = tmp_path / "sites.yaml"
+    path.write_text("sites:\n  - name: a\n    base_url: https://x.org/\n\n    schedule: every 1h\n")
+    load_config(path)
+    assert field_location(path, ("sites", 0, "schedule")) == f"{path}:5: sites[0].schedule"
+    assert field_location(path, ("sites", 0, "jitter")) == f"{path}:2: sites[0].jitter"  # unset: its site
+    assert field_location(path, ("schedule",)) == f"{path}:1: schedule"  # unset at the top: line 1
 
 
 def test_page_urls_accept_absolute_urls_under_base() -> None:

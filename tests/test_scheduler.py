@@ -292,3 +292,98 @@ def test_the_daemon_sends_the_digest_after_a_run_that_committed(
     digests = [m for m in receiver.messages if "docs" in json.dumps(m)]
     assert len(digests) == 1  # the first run committed; the second had nothing to tell
     assert "guide/auth.md" in json.dumps(digests[0])
+
+
+# --- the report the daemon keeps -----------------------------------------------------------------
+
+
+def test_the_daemon_keeps_the_report_current_after_each_committed_run(
+    docs_server: FaultServer, tmp_path: Path, runs: list[SiteRun], started: Callable[..., Daemon]
+) -> None:
+    config = write_sites(tmp_path / "sites.yaml", docs_server, {"docs": "every 1s | index.html, guide/auth.html"})
+    config.write_text("report: changes\nreport_base_url: https://example.org/docs-changes\n" + config.read_text())
+    report = tmp_path / "changes"  # relative to the folder of sites.yaml, not to the current directory
+    started()
+    wait_for(lambda: runs and runs[0].report and runs[0].report.commit)
+    first = runs[0].report.commit if runs[0].report else None
+    wait_for(lambda: (report / "docs/snap" / f"{first}.html").exists())
+    assert "https://example.org/docs-changes/docs/feed.xml" in (report / "docs/feed.xml").read_text()
+
+    docs_server.set_page("/guide/auth.html", b"<main><h1>Auth v2</h1><p>Tokens now expire.</p></main>")
+    wait_for(lambda: any(r.report and r.report.commit not in (None, first) for r in runs))
+    second = next(r.report.commit for r in runs if r.report and r.report.commit not in (None, first))
+    wait_for(lambda: (report / "docs/snap" / f"{second}.html").exists())
+    assert "Tokens now expire." in (report / "docs/snap" / f"{second}.html").read_text()
+    assert second in (report / "docs/index.html").read_text()
+    assert not (Path.cwd() / "changes").exists()
+
+
+def test_the_report_option_overrides_the_file_and_the_report_is_built_at_start(
+    docs_server: FaultServer, tmp_path: Path, runs: list[SiteRun], started: Callable[..., Daemon], cli: CliRunner
+) -> None:
+    config = write_sites(tmp_path / "sites.yaml", docs_server, {"docs": "every 1h | index.html"})
+    repo = tmp_path / "archive-repo"
+    assert cli.invoke(app, ["run", "--config", str(config), "--repo", str(repo)]).exit_code == 0
+    sha = git(repo, "rev-parse", "HEAD").strip()
+    config.write_text("report: from-the-file\n" + config.read_text())
+
+    started(report=tmp_path / "given")  # archived a moment ago: the next run is in an hour
+    wait_for(lambda: (tmp_path / "given/docs/snap" / f"{sha}.html").exists())
+    assert runs == [] and not (tmp_path / "from-the-file").exists()
+
+
+def test_a_report_that_cannot_be_written_is_logged_and_the_runs_go_on(
+    docs_server: FaultServer,
+    tmp_path: Path,
+    runs: list[SiteRun],
+    started: Callable[..., Daemon],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = write_sites(tmp_path / "sites.yaml", docs_server, {"docs": "every 1s | index.html"})
+    (tmp_path / "taken").write_text("a file, not a folder\n")
+    config.write_text("report: taken\n" + config.read_text())
+    started()
+    wait_for(lambda: len(runs) >= 3)
+    assert runs[0].report and runs[0].report.commit
+    assert all(r.report and r.report.error is None for r in runs)
+    failures = [r.getMessage() for r in caplog.records if r.getMessage().startswith("report not updated")]
+    assert failures and failures[0].startswith(f"report not updated in {tmp_path / 'taken'}: ")
+    assert "\n" not in failures[0]
+
+
+def test_a_report_inside_the_archive_is_refused_at_start(docs_server: FaultServer, tmp_path: Path) -> None:
+    config = write_sites(tmp_path / "sites.yaml", docs_server, {"docs": "every 1h | index.html"})
+    config.write_text("report: archive-repo/report\n" + config.read_text())
+    with pytest.raises(ConfigError, match=r"sites\.yaml:1: report: .* is inside the archive repository"):
+        Daemon(config, tmp_path / "archive-repo").start()
+
+
+def test_a_report_added_by_a_reload_is_built_at_once(
+    docs_server: FaultServer, tmp_path: Path, runs: list[SiteRun], started: Callable[..., Daemon]
+) -> None:
+    config = write_sites(tmp_path / "sites.yaml", docs_server, {"docs": "every 1h | index.html"})
+    daemon = started()
+    wait_for(lambda: len(runs) == 1)  # committed, and no report asked for yet
+    assert not (tmp_path / "later").exists()
+    config.write_text("report: later\n" + config.read_text())
+    assert daemon.reload()
+    sha = runs[0].report.commit if runs[0].report else None
+    wait_for(lambda: (tmp_path / "later/docs/snap" / f"{sha}.html").exists())
+    assert len(runs) == 1  # built without waiting for the next run
+
+
+def test_a_sharded_daemon_schedules_and_runs_only_its_shards_sites(
+    docs_server: FaultServer, tmp_path: Path, runs: list[SiteRun], started: Callable[..., Daemon]
+) -> None:
+    from archiver.shards import Shard
+
+    names = [f"site{i}" for i in range(6)]
+    write_sites(tmp_path / "sites.yaml", docs_server, dict.fromkeys(names, "every 1h | index.html"))
+    shard = Shard(2, 3)
+    mine = {n for n in names if shard.takes(n)}
+    assert mine and mine != set(names)  # (fixed by the names: some, not all)
+    daemon = started(shard=shard)
+    assert daemon.config is not None and {s.name for s in daemon.config.sites} == mine
+    wait_for(lambda: {r.site for r in runs} == mine)  # never archived: each runs at once
+    time.sleep(0.5)
+    assert sorted(r.site for r in runs) == sorted(mine)  # and no other shard's site ever ran

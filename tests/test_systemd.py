@@ -73,6 +73,7 @@ def test_print_then_install_and_systemd_accepts_the_units(cli: CliRunner, tmp_pa
 
     printed = cli.invoke(app, ["systemd", "--config", str(config), "--repo", str(folder / "archive-repo")])
     assert printed.exit_code == 0, printed.stderr
+    assert printed.stderr == ""  # no per-site schedule: nothing to warn about
     assert printed.stdout.startswith(f"# {SERVICE}\n[Unit]\n") and f"# {TIMER}\n[Unit]" in printed.stdout
     assert f'--config "{folder}/sites.yaml"'.replace("%", "%%") in printed.stdout
 
@@ -108,3 +109,38 @@ def test_unmappable_schedule_is_a_usage_error(cli: CliRunner, tmp_path: Path) ->
     result = cli.invoke(app, ["systemd", "--config", str(config)])
     assert result.exit_code == 2
     assert "cannot be a systemd timer" in result.stderr and "archiver daemon" in result.stderr
+
+
+def test_unmappable_schedule_names_its_file_and_line(cli: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "sites.yaml"
+    config.write_text("author: a <a@b.c>\n\nschedule: '0 0 1 * 1'\n" + config_text("every 6h").split("\n", 1)[1])
+    result = cli.invoke(app, ["systemd", "--config", str(config)])
+    assert result.exit_code == 2
+    assert f"{config}:3: schedule: schedule '0 0 1 * 1' cannot be a systemd timer" in result.stderr
+
+
+def test_per_site_schedules_the_timer_cannot_follow_are_warned_about(cli: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "sites.yaml"
+    config.write_text(
+        "schedule: every 6h\nsites:\n"
+        "  - name: fast\n    base_url: http://127.0.0.1:1/\n    schedule: every 1h\n"
+        "  - name: same\n    base_url: http://127.0.0.1:1/\n    schedule: every 6h\n"
+        "  - name: plain\n    base_url: http://127.0.0.1:1/\n"
+        "  - name: weekly\n    base_url: http://127.0.0.1:1/\n    schedule: '0 0 1 * 1'\n"
+    )
+    result = cli.invoke(app, ["systemd", "--config", str(config)])
+    assert result.exit_code == 0, result.stderr
+    assert "OnUnitActiveSec=21600s" in result.stdout  # the units are still printed, on the top-level schedule
+    warning = " ".join(result.stderr.split())
+    assert warning == (
+        "warning: the timer runs every site on the top-level schedule 'every 6h'; per-site schedules are "
+        f"honoured only by 'archiver daemon': fast 'every 1h' ({config}:5), weekly '0 0 1 * 1' ({config}:13)"
+    )
+
+
+def test_per_site_schedules_without_a_top_level_one_name_the_default(cli: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "sites.yaml"
+    config.write_text("sites:\n  - name: docs\n    base_url: http://127.0.0.1:1/\n    schedule: every 1d\n")
+    result = cli.invoke(app, ["systemd", "--config", str(config)])
+    assert result.exit_code == 0, result.stderr
+    assert "the default schedule '0 */6 * * *'" in " ".join(result.stderr.split())

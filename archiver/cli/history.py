@@ -246,7 +246,10 @@ def report(
     repo: RepoOpt = Path("archive-repo"),
     config: ConfigOpt = Path("sites.yaml"),
     base_url: Annotated[
-        str | None, typer.Option(metavar="URL", help="Where the report will be served (makes feed links absolute).")
+        str | None,
+        typer.Option(
+            metavar="URL", help="Where the report will be served (makes feed links absolute; default: report_base_url)."
+        ),
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Render every snapshot page again, not only new ones.")] = False,
     verbose: VerboseOpt = False,
@@ -258,7 +261,9 @@ def report(
     from archiver.report.build import build_report
 
     with command(verbose):
-        web_url = load_config(config).web_url if config.exists() else None
+        cfg = load_config(config) if config.exists() else None
+        web_url = cfg.web_url if cfg else None
+        base_url = base_url or (cfg.report_base_url if cfg else None)  # (the daemon's report is served there)
         result = build_report(repo, out_dir, web_url=web_url, base_url=base_url, full=full)
     out.print(
         f"{result.sites} site(s), {result.snapshots} snapshot(s), {result.rendered} new page(s) in {out_dir}; "

@@ -15,6 +15,7 @@ from archiver.cli.common import (
     EXIT_USAGE,
     ConfigOpt,
     RepoOpt,
+    ShardOpt,
     VerboseOpt,
     WorkersOpt,
     app,
@@ -24,7 +25,7 @@ from archiver.cli.common import (
     printable,
     seconds,
 )
-from archiver.config import load_config
+from archiver.config import field_location, load_config
 from archiver.errors import ConfigError
 
 
@@ -42,6 +43,13 @@ def daemon(
             help="Seconds a scheduled run waits for another run's lock (default: 3600, an hour).",
         ),
     ] = 3600.0,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR", help="Keep 'archiver report' current in this folder (instead of report: in the file)."
+        ),
+    ] = None,
+    shard: ShardOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Archive each site on its schedule until stopped (SIGTERM/SIGINT: finish the run, exit 0; SIGHUP: reload).
@@ -51,7 +59,7 @@ def daemon(
     from archiver.daemon.scheduler import Daemon
 
     with command(verbose, daemon=True):
-        Daemon(config, repo, workers=workers or None, lock_wait=wait).run_forever()
+        Daemon(config, repo, workers=workers or None, lock_wait=wait, report=report, shard=shard).run_forever()
 
 
 @app.command()
@@ -69,7 +77,7 @@ def systemd(
 
     Example: archiver systemd --install
     """
-    from archiver.daemon.systemd import default_command, render_units, user_unit_dir, write_units
+    from archiver.daemon.systemd import default_command, own_schedules, render_units, user_unit_dir, write_units
 
     with command(verbose):
         cfg = load_config(config)
@@ -77,9 +85,19 @@ def systemd(
             units = render_units(cfg, config, repo, default_command())
         except ValueError as exc:
             raise ConfigError(
-                f"{config}: schedule {cfg.schedule!r} cannot be a systemd timer ({exc}); "
+                f"{field_location(config, ('schedule',))}: schedule {cfg.schedule!r} cannot be a systemd timer "
+                f"({exc}); "
                 "use 'every <n>h' or a simpler cron expression, or run archiver daemon"
             ) from None
+        if others := own_schedules(cfg):
+            which = "top-level" if "schedule" in cfg.model_fields_set else "default"
+            sites = ", ".join(
+                f"{s.name} {s.schedule!r} ({field_location(config, ('sites', i, 'schedule')).rsplit(':', 1)[0]})"
+                for i, s in others
+            )
+            warning = f"the timer runs every site on the {which} schedule {cfg.schedule!r}; per-site schedules are "
+            warning += f"honoured only by 'archiver daemon': {sites}"
+            err.print(f"[yellow]warning[/yellow]: {printable(warning)}", highlight=False)
         if not install:
             for name, text in units.items():
                 sys.stdout.write(f"# {name}\n{text}\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archiver.config.loading import load_config, parse_config
+from archiver.config.loading import field_location, load_config, parse_config
 from archiver.config.models import (
     DEFAULT_AUTHOR,
     DEFAULT_CONTENT,
@@ -23,6 +23,7 @@ __all__ = [
     "Crawl",
     "Ignore",
     "Site",
+    "field_location",
     "load_config",
     "parse_config",
 ]

@@ -134,13 +134,13 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def parse_config(text: str, path: str = "sites.yaml") -> Config:
-    """Parse and validate config text; ``path`` is only used in messages."""
+def _compose(text: str, path: str) -> tuple[Any, dict[Loc, int]]:
+    """The YAML's data and the line of every key and item in it (ConfigError if it does not parse)."""
+    lines: dict[Loc, int] = {}
     try:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
-            lines: dict[Loc, int] = {}
             data = _build(loader, node, (), lines, path) if node is not None else None
         finally:
             loader.dispose()
@@ -154,6 +154,12 @@ def parse_config(text: str, path: str = "sites.yaml") -> Config:
         raise ConfigError(f"{path}:{line}: malformed YAML: {problem}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: malformed YAML: {exc}") from exc
+    return data, lines
+
+
+def parse_config(text: str, path: str = "sites.yaml") -> Config:
+    """Parse and validate config text; ``path`` is only used in messages."""
+    data, lines = _compose(text, path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: expected a mapping with a 'sites:' list at the top level")
     try:
@@ -176,3 +182,16 @@ def load_config(path: str | Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read config: {exc}") from exc
     return parse_config(text, str(p))
+
+
+def field_location(path: str | Path, loc: Loc) -> str:
+    """Where a field of a loaded ``sites.yaml`` is, as its errors say it: ``sites.yaml:7: sites[1].schedule``.
+
+    For messages about a valid config that a command still cannot use (a schedule systemd cannot
+    express); the file is read again, and a field it does not set is placed at its nearest parent.
+    """
+    try:
+        _, lines = _compose(Path(path).read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, ConfigError):
+        lines = {}
+    return f"{path}:{_line_for(loc, lines)}: {_dotted(loc)}"

@@ -256,6 +256,8 @@ class Config(_Frozen):
     notify: list[str] = Field(default_factory=list)  # Apprise URLs told about every site's changes
     notify_failures_after: Annotated[int, Field(ge=1)] = 3  # failing runs in a row before a page alert
     web_url: str | None = None  # commit link template for feeds/reports, e.g. https://git.example/c/{sha}
+    report: str | None = None  # archiver daemon keeps `archiver report` here (relative: to this file's folder)
+    report_base_url: str | None = None  # where that report is served (the report's --base-url)
 
     @field_validator("sites")
     @classmethod
@@ -268,6 +270,18 @@ class Config(_Frozen):
     @classmethod
     def _schedule(cls, v: str) -> str:
         return check_schedule(v)
+
+    @field_validator("report")
+    @classmethod
+    def _report(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("report: a folder for the report, not empty (or leave the field out)")
+        return v
+
+    @field_validator("report_base_url")
+    @classmethod
+    def _report_base_url(cls, v: str | None) -> str | None:
+        return None if v is None else _check_http_url(v, "report_base_url")
 
     @field_validator("remote")
     @classmethod

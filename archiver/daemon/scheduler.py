@@ -10,7 +10,9 @@ the daemon never write at once (a busy lock is waited for, checking for shutdown
 * reload (SIGHUP, :meth:`Daemon.request_reload`, or a changed ``sites.yaml`` noticed before a
   run): jobs are rescheduled; a config that does not load is logged and the old jobs kept;
 * every run logs one line per site (the heartbeat), and the next run of each site is kept in
-  ``.git/archiver/schedule.json`` for ``archiver status``.
+  ``.git/archiver/schedule.json`` for ``archiver status``;
+* with ``report:`` (or ``--report``), the report is rebuilt at start and after each run that
+  committed, on a thread of its own (:mod:`.reporting`).
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import StateStore, clear_schedule, write_schedule
 from archiver.config import Config, load_config
+from archiver.daemon.reporting import ReportKeeper, ReportTarget, report_target
 from archiver.errors import ArchiverError, ConfigError
 from archiver.models import PageStatus, PushResult, SiteReport
 from archiver.run.publish import archive_sites
 from archiver.schedules import first_run, make_trigger
+from archiver.shards import Shard
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +80,19 @@ class Daemon:
         on_run: Callable[[SiteRun], None] | None = None,
         push_attempts: int = 3,
         push_backoff: float = 1.0,
+        report: Path | None = None,
+        shard: Shard | None = None,
     ) -> None:
         self.config_path = config_path
+        self.shard = shard  # only this shard's sites (archiver.shards)
         self.repo_path = repo_path
         self.workers = workers
         self.lock_wait = lock_wait
         self.on_run = on_run
         self.push_attempts = push_attempts
         self.push_backoff = push_backoff
+        self.report = report  # overrides the config's report:
+        self._reports = ReportKeeper(repo_path)
         self.config: Config | None = None
         self._meta = repo_path / ".git" / "archiver"
         self._mtime: int | None = None
@@ -98,14 +107,18 @@ class Daemon:
 
     def start(self) -> None:
         """Load the config (ConfigError), open or create the archive (StoreError), schedule the sites."""
-        config, mtime = self._load()
+        config, mtime, report = self._load()
         repo = ArchiveRepo.open_or_init(self.repo_path)
         self._meta = repo.meta
         with self._config_lock:
             self._apply(config, mtime)
         self._scheduler.start()
         self._write_schedule()
-        logger.info("archiver daemon started: %d sites from %s into %s", len(config.sites), self.config_path, repo.path)
+        self._reports.configure(report)  # a first build now, so the report exists
+        shard = f" (shard {self.shard})" if self.shard else ""
+        logger.info(
+            "archiver daemon started: %d sites%s from %s into %s", len(config.sites), shard, self.config_path, repo.path
+        )
 
     def request_stop(self) -> None:
         """Ask the daemon to stop after the run in progress (safe to call from a signal handler)."""
@@ -125,6 +138,7 @@ class Daemon:
             with self._busy:
                 pass
             self._scheduler.shutdown(wait=True)  # runs queued meanwhile see the stop and return
+        self._reports.stop()
         clear_schedule(self._meta)
         logger.info("archiver daemon stopped")
 
@@ -156,24 +170,28 @@ class Daemon:
 
     # --- config -------------------------------------------------------------------------------
 
-    def _load(self) -> tuple[Config, int | None]:
+    def _load(self) -> tuple[Config, int | None, ReportTarget | None]:
         try:
             mtime: int | None = self.config_path.stat().st_mtime_ns
         except OSError:
             mtime = None
-        return load_config(self.config_path), mtime
+        config = load_config(self.config_path).for_shard(self.shard)
+        if self.shard is not None:  # the sites of the other shards are not this daemon's to schedule
+            config = config.model_copy(update={"sites": config.select([], self.shard)})
+        return config, mtime, report_target(config, self.config_path, self.repo_path, self.report)
 
     def reload(self) -> bool:
         """Read ``sites.yaml`` again and reschedule; a config that does not load keeps the old jobs."""
         with self._config_lock:
             try:
-                config, mtime = self._load()
+                config, mtime, report = self._load()
             except ConfigError as exc:
                 with contextlib.suppress(OSError):  # report a bad file once, not before every run
                     self._mtime = self.config_path.stat().st_mtime_ns
                 logger.error("config not reloaded, the current schedule stays: %s", exc)
                 return False
             self._apply(config, mtime)
+            self._reports.configure(report)
         self._write_schedule()
         logger.info("config reloaded from %s: %d sites", self.config_path, len(config.sites))
         return True
@@ -251,6 +269,8 @@ class Daemon:
         record = SiteRun(name, started, datetime.now(UTC), report, push, error)
         log_heartbeat(record)
         self._write_schedule()
+        if report is not None and (report.commit or report.rules_commit):
+            self._reports.request()
         if self.on_run:
             self.on_run(record)
 

@@ -1,9 +1,13 @@
 """``archiver systemd``: a systemd user service + timer that run ``archiver run`` on the config's schedule.
 
-The timer follows the top-level ``schedule:`` of ``sites.yaml`` (per-site schedules are for
-``archiver daemon``): a cron expression becomes ``OnCalendar=`` (with ``Persistent=true``, so a
-run missed while the machine was off happens at the next boot), ``every 6h`` becomes
-``OnUnitActiveSec=``. The largest site ``jitter`` becomes ``RandomizedDelaySec=``.
+The timer follows the top-level ``schedule:`` of ``sites.yaml``; per-site schedules are for
+``archiver daemon`` (:func:`own_schedules` lists those the timer does not follow, for a warning).
+One timer running every site, rather than one per schedule with its sites named in the unit, so
+a site added to ``sites.yaml`` later is archived without installing the units again.
+
+A cron expression becomes ``OnCalendar=`` (with ``Persistent=true``, so a run missed while the
+machine was off happens at the next boot), ``every 6h`` becomes ``OnUnitActiveSec=``.
+The largest site ``jitter`` becomes ``RandomizedDelaySec=``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from archiver.config import Config
+from archiver.config import Config, Site
 from archiver.schedules import cron_weekdays, parse_every
 
 SERVICE = "archiver.service"
@@ -101,6 +105,11 @@ def render_units(config: Config, config_path: Path, repo_path: Path, command: Se
     timer = ["[Unit]", f"Description={description} ({config.schedule})", "", "[Timer]", *when, ""]
     timer += ["[Install]", "WantedBy=timers.target", ""]
     return {SERVICE: "\n".join(service), TIMER: "\n".join(timer)}
+
+
+def own_schedules(config: Config) -> list[tuple[int, Site]]:
+    """The sites (with their index) whose own ``schedule:`` the timer does not follow."""
+    return [(i, s) for i, s in enumerate(config.sites) if s.schedule is not None and s.schedule != config.schedule]
 
 
 def user_unit_dir() -> Path:
