@@ -1,0 +1,76 @@
+"""The scaling examples in docs/examples are real: their YAML and units have the structure
+Kubernetes and systemd need, and run through a real shell, their N pods or instances take shards
+1/N … N/N, each with its own archive folder. (No kubectl or systemd here: the structure is checked.)"""
+
+from __future__ import annotations
+
+import configparser
+import shlex
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from archiver.config import parse_config
+from archiver.shards import parse_shard
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+
+
+def _argv(command: str, env: dict[str, str]) -> list[str]:
+    """What the shell would run for ``command`` (``exec archiver …``), with the pod's environment."""
+    probe = "archiver() { printf '%s\\n' \"$@\"; }; " + command.replace("exec archiver", "archiver")
+    done = subprocess.run(["sh", "-c", probe], env=env, capture_output=True, text=True, check=True, timeout=10)
+    return done.stdout.splitlines()
+
+
+def _option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def test_the_kubernetes_indexed_cronjob_gives_each_pod_its_own_shard_and_archive() -> None:
+    config_map, cron = yaml.safe_load_all((EXAMPLES / "k8s-cronjob-sharded.yaml").read_text())
+    assert (config_map["apiVersion"], config_map["kind"]) == ("v1", "ConfigMap")
+    sites = parse_config(config_map["data"]["sites.yaml"], "configmap sites.yaml")  # a valid sites.yaml
+    assert sites.remote is not None and "{shard}" in sites.remote  # one remote per shard
+
+    assert (cron["apiVersion"], cron["kind"]) == ("batch/v1", "CronJob")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    job = cron["spec"]["jobTemplate"]["spec"]
+    assert job["completionMode"] == "Indexed"
+    n = job["completions"]
+    assert n == job["parallelism"] and n > 1
+    pod = job["template"]["spec"]
+    assert pod["restartPolicy"] in ("Never", "OnFailure")
+    [container] = pod["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert set(mounts) == {v["name"] for v in pod["volumes"]}
+    assert container["command"] == ["sh", "-c"]
+    [script] = container["args"]
+
+    shards, repos = [], []
+    for index in range(n):  # what each pod of the Indexed Job runs
+        argv = _argv(script, {"JOB_COMPLETION_INDEX": str(index), "PATH": "/usr/bin:/bin"})
+        assert argv[0] == "run"
+        shards.append(parse_shard(_option(argv, "--shard")))
+        repos.append(_option(argv, "--repo"))
+        assert _option(argv, "--config").startswith(mounts["sites"])
+        assert repos[-1].startswith(mounts["archive"] + "/")
+    assert sorted((s.index, s.count) for s in shards) == [(k, n) for k in range(1, n + 1)]
+    assert len(set(repos)) == n  # never two shards in one repository
+
+
+def test_the_systemd_template_units_give_each_instance_its_own_shard_and_archive() -> None:
+    service = configparser.ConfigParser(interpolation=None)
+    service.read_string((EXAMPLES / "archiver-shard@.service").read_text())
+    timer = configparser.ConfigParser(interpolation=None)
+    timer.read_string((EXAMPLES / "archiver-shard@.timer").read_text())
+    assert service["Service"]["Type"] == "oneshot"
+    assert timer["Timer"]["Persistent"] == "true" and timer["Install"]["WantedBy"] == "timers.target"
+    argv = shlex.split(service["Service"]["ExecStart"])
+    assert argv[0].endswith("/archiver") and argv[1] == "run"
+    count = parse_shard(_option(argv, "--shard").replace("%i", "1")).count
+    assert f"of {count}" in service["Unit"]["Description"]
+    shards = [parse_shard(_option(argv, "--shard").replace("%i", str(k))) for k in range(1, count + 1)]
+    repos = {_option(argv, "--repo").replace("%i", str(k)) for k in range(1, count + 1)}
+    assert [s.index for s in shards] == list(range(1, count + 1)) and len(repos) == count
