@@ -11,12 +11,15 @@ from urllib.parse import unquote, urlsplit
 import lxml.html
 import pytest
 from helpers import AUTH_V4, DATA, Built, FaultServer, build, git, make_config, make_site, snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from archiver.archive.repo import ArchiveRepo
 from archiver.cli import app
 from archiver.report.build import anchor, build_report
 from archiver.report.htmlpage import CSS, PALETTE
+from archiver.report.markdown import render_markdown
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -176,3 +179,57 @@ def test_binary_and_huge_files_are_summarised_not_rendered(tmp_path: Path) -> No
     assert "line 5999" not in page and len(page) < 50_000
     assert 'href="javascript:' not in page  # a source: line is only a link if it is http(s)
     assert "# Small" in page
+
+
+@pytest.mark.parametrize(
+    ("markdown", "html"),
+    [
+        ("# Top\n\n## Sub\n\n#### Deep", "<h2>Top</h2>\n<h3>Sub</h3>\n<h4>Deep</h4>"),  # no level skipped
+        ("## Only h2s\n\n## Again", "<h2>Only h2s</h2>\n<h2>Again</h2>"),  # the biggest heading is h2
+        (
+            "a *b* **c** `d*e*` snake_case_name 2 * 3",
+            "<p>a <em>b</em> <strong>c</strong> <code>d*e*</code> snake_case_name 2 * 3</p>",
+        ),
+        ("\\*not em\\* and \\`not code\\`", "<p>*not em* and `not code`</p>"),
+        ("[ok](https://x.org/a_(b)) [bad](javascript:alert(1))", '<p><a href="https://x.org/a_(b)">ok</a> bad</p>'),
+        ("![logo](https://x.org/l.png)", '<p><a class="img" href="https://x.org/l.png">[image: logo]</a></p>'),
+        ("[![b](https://x/i.svg)](https://x/)", '<p><a href="https://x/">[image: b]</a></p>'),
+        (
+            "<script>alert(1)</script> & <b>x</b>",
+            "<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;x&lt;/b&gt;</p>",
+        ),
+        (
+            "```py\ndef f():\n    return '<x>'\n```",
+            '<pre><code class="language-py">def f():\n    return &#x27;&lt;x&gt;&#x27;</code></pre>',
+        ),
+        ("- a\n- b\n  - c\n- d\n  lazy", "<ul><li>a</li><li>b\n<ul><li>c</li></ul></li><li>d\nlazy</li></ul>"),
+        ("1. a\n\n   more\n2. b", "<ol><li><p>a</p>\n<p>more</p></li><li><p>b</p></li></ol>"),
+        ("3. c\n4. d", '<ol start="3"><li>c</li><li>d</li></ol>'),
+        ("> **Note**\n>\n> text", "<blockquote>\n<p><strong>Note</strong></p>\n<p>text</p>\n</blockquote>"),
+        (
+            "| A | B |\n| --- | ---: |\n| `x\\|y` | 2 |",
+            '<div class="scroll"><table><thead><tr><th>A</th><th class="right">B</th></tr></thead>'
+            '<tbody><tr><td><code>x|y</code></td><td class="right">2</td></tr></tbody></table></div>',
+        ),
+        ("line one  \nline two", "<p>line one<br>\nline two</p>"),
+        ("---", "<hr>"),
+    ],
+)
+def test_markdown_renders_what_archiver_writes(markdown: str, html: str) -> None:
+    assert render_markdown(markdown) == html
+
+
+ALLOWED = {"p", "h2", "h3", "h4", "h5", "h6", "em", "strong", "code", "pre", "a", "ul", "ol", "li", "blockquote",
+           "table", "thead", "tbody", "tr", "th", "td", "div", "hr", "br"}  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([*"ab <>&\"'`*_[]()!#|->:\\\n/", "javascript:", "https://x", "```", "    "])).map("".join)
+)
+def test_markdown_never_lets_markup_or_scripts_through(text: str) -> None:
+    root = lxml.html.fragment_fromstring(render_markdown(text) or "<p></p>", create_parent="div")
+    for el in root.iterdescendants():
+        assert el.tag in ALLOWED, (text, el.tag)
+        assert set(el.attrib) <= {"href", "class", "start"}, (text, el.attrib)
+        assert el.get("href", "https://").startswith("https://"), text
