@@ -9,6 +9,7 @@ commits. Functions here take shas; revision names (``-1``, dates, ``A..B``) are 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -316,3 +317,56 @@ def sections(
     """
     text = patch(path, site, new, old, page=page, full_context=True)
     return {fd.path.removeprefix(f"{site}/"): changed_sections(fd) for fd in parse_patch(text) if not fd.binary}
+
+
+def messages(path: Path, site: str) -> dict[str, str]:
+    """The full message (subject, body, trailers) of every commit of ``<site>/``, by sha.
+
+    One ``git log --format=%H%n%B -- <site>/``; the report reads each removed page's reason and the
+    site's ``Source:`` from these.
+    """
+    repo = open_git(path)
+    if not has_commits(repo):
+        return {}
+    out: dict[str, str] = {}
+    for record in run_git(repo, "log", f"--format={_RECORD}%H{_FIELD}%B", "--", f"{site}/").split(_RECORD)[1:]:
+        sha, _, message = record.partition(_FIELD)
+        out[sha] = message
+    return out
+
+
+def file_blobs(path: Path, site: str) -> dict[str, dict[str, tuple[str, str]]]:
+    """For every commit of ``<site>/``, by sha: each file it touched → (blob before, blob after).
+
+    What ``git log --raw --no-abbrev`` says; a file added has no blob before and a file removed none
+    after (``""``). A blob names one version of a file's content, whichever commit made it.
+    """
+    repo = open_git(path)
+    if not has_commits(repo):
+        return {}
+    text = run_git(repo, "log", f"--format={_RECORD}%H", "--raw", "--no-abbrev", "--no-renames", "--", f"{site}/")
+    none = "0" * 40
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    for record in text.split(_RECORD)[1:]:
+        sha, _, body = record.partition("\n")
+        files = out.setdefault(sha.strip(), {})
+        for line in body.splitlines():
+            if line.startswith(":"):  # ":100644 100644 <old> <new> M\tpath"
+                meta, _, name = line.partition("\t")
+                old, new = meta.split()[2:4]
+                files[unquote_path(name)] = ("" if old == none else old, "" if new == none else new)
+    return out
+
+
+def read_blobs(path: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The content of each blob in ``blobs`` (``git cat-file blob``), through one git process."""
+    repo = open_git(path)
+    try:
+        for blob in blobs:
+            try:
+                data = repo.odb.stream(bytes.fromhex(blob)).read()
+            except (ValueError, git.BadObject, git.GitCommandError) as exc:
+                raise HistoryError(f"{path}: no blob {blob} in the archive") from exc
+            yield blob, data
+    finally:
+        repo.close()  # (ends git's cat-file process)

@@ -46,27 +46,54 @@ def _c(name: str, part: int) -> str:
 CSS = f"""
 *{{box-sizing:border-box}}
 body{{margin:0 auto;max-width:80rem;padding:1rem 1.5rem;font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;
-color:{_c("body", 0)};background:{_c("body", 1)}}}
+color:{_c("body", 0)};background:{_c("body", 1)};overflow-wrap:break-word}}
 a{{color:{_c("link", 0)}}}
 a:focus{{outline:2px solid {_c("link", 0)};outline-offset:2px}}
 nav{{font-size:.95rem;margin-bottom:1rem}}
-h1{{font-size:1.6rem;margin:.5rem 0 1rem;overflow-wrap:anywhere}}
+h1{{font-size:1.6rem;line-height:1.25;margin:.5rem 0 .5rem;overflow-wrap:anywhere}}
 h2{{font-size:1.25rem;margin:1.75rem 0 .5rem;overflow-wrap:anywhere}}
+h3{{font-size:1.05rem;margin:1.25rem 0 .35rem;overflow-wrap:anywhere}}
 .muted,.meta,footer{{color:{_c("muted", 0)}}}
+.meta{{margin:.25rem 0}}
+a.url{{overflow-wrap:anywhere}}
 footer{{margin-top:3rem;font-size:.9rem}}
+code{{font:.9em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}}
 table.list{{border-collapse:collapse;width:100%}}
-table.list th,table.list td{{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #d1d9e0;vertical-align:top}}
-td.num,th.num{{text-align:right}}
+table.list th,table.list td{{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #d1d9e0;vertical-align:top}}
+table.list td{{overflow-wrap:anywhere}}
+table.list .num{{text-align:right;white-space:nowrap}}
 .plus{{color:{_c("plus", 0)};font-weight:600}}
 .minus{{color:{_c("minus", 0)};font-weight:600}}
-ul.timeline{{list-style:none;padding:0;margin:0}}
-ul.timeline li{{padding:.5rem 0;border-bottom:1px solid #d1d9e0}}
-.sections{{margin:.15rem 0 0;font-size:.92rem;color:{_c("muted", 0)}}}
+.stat{{white-space:nowrap}}
+.why{{color:{_c("minus", 0)};font-weight:600}}
+.kind{{color:{_c("muted", 0)}}}
+ol.strip{{list-style:none;padding:0;margin:.5rem 0 1rem;display:flex;flex-wrap:wrap;gap:.2rem 0;font-size:.95rem}}
+ol.strip li{{white-space:nowrap}}
+ol.strip li:not(.month):not(:last-child)::after{{content:"·";padding:0 .45rem;color:{_c("muted", 0)}}}
+ol.strip li.month{{font-weight:600;padding-right:.5rem}}
+ol.strip li.month:not(:first-child){{padding-left:1rem}}
+ol.timeline{{list-style:none;padding:0;margin:0}}
+ol.timeline>li{{padding:.5rem 0;border-bottom:1px solid #d1d9e0}}
+ol.timeline p{{margin:0}}
+.time{{font-variant-numeric:tabular-nums;color:{_c("muted", 0)};margin-right:.25rem}}
+ul.pages{{list-style:none;margin:.2rem 0 0;padding:0 0 0 1rem;font-size:.95rem}}
+p.pages{{font-size:.95rem;color:{_c("muted", 0)}}}
+ul.sections{{display:inline;list-style:none;margin:0;padding:0;color:{_c("muted", 0)};font-size:.92rem}}
+ul.sections li{{display:inline}}
+ul.pages ul.sections::before{{content:" — "}}
+ul.sections li+li::before{{content:" · "}}
+ol.versions ul.sections{{display:block;margin:.2rem 0}}
+.meta ul.sections{{font-size:inherit}}
 .badge{{background:{_c("badge", 1)};color:{_c("badge", 0)};font-size:.8rem;padding:.05rem .4rem;
 border-radius:1rem;white-space:nowrap}}
 .note{{background:{_c("note", 1)};color:{_c("note", 0)};padding:.5rem .75rem;border-radius:4px}}
-section.file{{margin:2rem 0}}
-table.diff{{border-collapse:collapse;width:100%;table-layout:fixed;
+.spark{{display:inline-flex;align-items:flex-end;gap:2px;height:24px;position:relative;vertical-align:middle}}
+.spark a.bar{{display:block;width:7px;background:{_c("link", 0)};border-radius:1px}}
+.spark a.bar.rules{{background:#8c959f}}
+nav.prevnext{{display:flex;flex-wrap:wrap;justify-content:space-between;gap:.5rem 1.5rem;margin:1rem 0}}
+section.file{{margin:1.5rem 0 2rem}}
+section.file h3{{margin-bottom:.1rem}}
+table.diff{{border-collapse:collapse;width:100%;table-layout:fixed;margin-top:.5rem;
 font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}}
 table.diff col.ln{{width:4.5em}}
 table.diff col.sg{{width:1.6em}}
@@ -79,7 +106,32 @@ ins{{text-decoration:none;background:{_c("add-word", 1)};color:{_c("add-word", 0
 del{{text-decoration:none;background:{_c("del-word", 1)};color:{_c("del-word", 0)};border-radius:2px}}
 details.fold summary{{cursor:pointer;padding:.1rem .6rem;font:13px ui-monospace,monospace;color:{_c("fold", 0)};
 background:{_c("fold", 1)}}}
+article.md{{max-width:48rem;margin-top:1.5rem}}
+article.md pre{{background:{_c("code", 1)};color:{_c("code", 0)};padding:.6rem .8rem;border-radius:4px;overflow-x:auto}}
+article.md pre code{{font-size:13px}}
+article.md :not(pre)>code{{background:{_c("code", 1)};color:{_c("code", 0)};padding:.05rem .25rem;border-radius:3px}}
+article.md blockquote{{margin:1rem 0;padding:0 1rem;border-left:.25rem solid #d1d9e0}}
+article.md .scroll{{overflow-x:auto}}
+article.md table{{border-collapse:collapse}}
+article.md th,article.md td{{border:1px solid #d1d9e0;padding:.3rem .6rem;text-align:left;vertical-align:top}}
+article.md .right{{text-align:right}}
+article.md .center{{text-align:center}}
 .vh{{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}}
+@media (max-width:40rem){{
+body{{padding:.75rem}}
+table.diff col.ln{{width:2.8em}}
+table.diff col.sg{{width:1.1em}}
+table.diff td{{padding:0 .25rem}}
+table.list thead{{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}}
+table.list,table.list tbody,table.list tr{{display:block;width:100%}}
+table.list tr{{border-bottom:1px solid #d1d9e0;padding:.4rem 0}}
+table.list td,table.list .num{{display:inline-block;max-width:100%;border:0;padding:.05rem 1rem .05rem 0;
+text-align:left}}
+table.list td:first-child{{display:block}}
+table.list td[data-label]::before{{content:attr(data-label) ": ";color:{_c("muted", 0)};font-size:.85rem}}
+table.list td:first-child::before{{content:none}}
+table.list td:empty{{display:none}}
+}}
 """
 
 
@@ -121,10 +173,6 @@ def thead(*columns: str) -> str:
         for c in columns
     )
     return f"<thead><tr>{cells}</tr></thead>"
-
-
-def stat_html(added: int, removed: int) -> str:
-    return f'<span class="plus">+{added}</span> <span class="minus">−{removed}</span>'
 
 
 def _segments(parts: list[Segment], tag: str) -> str:

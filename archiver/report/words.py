@@ -1,0 +1,134 @@
+"""The report's words: dates as people read them, subjects and sections without Markdown, and what
+a commit's message says about each page (why a removed page went).
+
+Pure functions of text; the commit message shape they read is the one :mod:`archiver.run.commits`
+writes (``Removed:`` then ``- path  url (reason)`` lines, a ``Source:`` trailer).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from archiver.archive.patch import FRONT_MATTER, TOP, WHOLE_PAGE
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+LONG_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+LONG_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+KINDS = {"Added": "added", "Changed": "changed", "Moved": "moved", "Removed": "removed"}
+_ENTRY = re.compile(r"\A- (?P<path>.+?)  (?P<url>\S*) ?(?:\((?P<why>.*)\))?\Z")
+_STAT = re.compile(r" \(\+\d+ −\d+\)\Z")
+_SPECIAL = {TOP: "top of page", FRONT_MATTER: "front matter", **{v: v.strip("()") for v in WHOLE_PAGE.values()}}
+
+
+def _date(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
+
+
+def strip_label(iso: str) -> str:
+    """A snapshot in a day strip: ``Fri 12 18:02``."""
+    d = _date(iso)
+    return f"{DAYS[d.weekday()]} {d.day} {d:%H:%M}"
+
+
+def day_heading(iso: str) -> str:
+    """A day of the timeline: ``Friday 12 June 2026``."""
+    d = _date(iso)
+    return f"{LONG_DAYS[d.weekday()]} {d.day} {LONG_MONTHS[d.month - 1]} {d.year}"
+
+
+def month(iso: str) -> str:
+    """``June 2026``."""
+    d = _date(iso)
+    return f"{LONG_MONTHS[d.month - 1]} {d.year}"
+
+
+def day(iso: str) -> str:
+    """``Fri 12 Jun 2026``."""
+    d = _date(iso)
+    return f"{DAYS[d.weekday()]} {d.day} {MONTHS[d.month - 1]} {d.year}"
+
+
+def when(iso: str) -> str:
+    """``Fri 12 Jun 2026 18:02 UTC`` (or the commit's own offset, ``+02:00``)."""
+    d = _date(iso)
+    offset = d.strftime("%z")
+    zone = "UTC" if offset in ("", "+0000") else f"{offset[:3]}:{offset[3:]}"
+    return f"{day(iso)} {d:%H:%M} {zone}"
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def headline(site: str, subject: str) -> str:
+    """A commit subject as a title on the site's own pages: no ``docs:`` prefix, no line counts
+    (they are shown apart, without ``+0``/``−0``)."""
+    return _STAT.sub("", subject.removeprefix(f"{site}: ")) or subject
+
+
+def tidy_section(section: str) -> str:
+    """A Markdown heading as words: ``## `Client.get` *options*`` → ``Client.get options``."""
+    if section in _SPECIAL:
+        return _SPECIAL[section]
+    text = re.sub(r"\A#+[ \t]*", "", section.strip())
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links and images: their text
+    text = re.sub(r"\\([!-/:-@\[-`{-~])", "\x00\\1", text)  # escaped punctuation stays
+    text = re.sub(r"`+|(?<![\w\x00])[*_]{1,3}(?=\S)|(?<=\S)(?<!\x00)[*_]{1,3}(?!\w)", "", text)
+    return re.sub(r"\s+", " ", text.replace("\x00", "")).strip() or section.strip()
+
+
+def short_reason(reason: str | None) -> str:
+    """Why a page went, in a word or two: ``HTTP 404``, ``HTTP 410``, ``unlisted``; else as said."""
+    if not reason:
+        return ""
+    why = reason.removeprefix("gone: ")
+    if m := re.match(r"HTTP \d{3}", why):
+        return m.group()
+    if why.startswith(("no longer listed", "no page lists it")):
+        return "unlisted"
+    return why
+
+
+@dataclass(frozen=True, slots=True)
+class PageNote:
+    """What a commit's message says about one page: its kind, URL and reason (removed, moved)."""
+
+    kind: str  # added, changed, moved, removed
+    url: str
+    reason: str
+
+
+def page_notes(site: str, message: str) -> dict[str, PageNote]:
+    """The pages a commit message lists, by repository path (``docs/old.md``)."""
+    out: dict[str, PageNote] = {}
+    kind = ""
+    for line in message.splitlines():
+        if line.endswith(":") and line[:-1] in KINDS:
+            kind = KINDS[line[:-1]]
+        elif not line.strip():
+            kind = ""
+        elif kind and (m := _ENTRY.match(line)):
+            out[f"{site}/{m['path']}"] = PageNote(kind, m["url"], m["why"] or "")
+    return out
+
+
+def source_of(message: str) -> str | None:
+    """The site's base URL, from a commit's ``Source:`` trailer."""
+    found = re.findall(r"^Source: (\S+)$", message, re.M)
+    return found[-1] if found else None
