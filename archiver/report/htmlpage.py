@@ -160,7 +160,8 @@ def page(title: str, body: str, *, root: str, crumbs: list[tuple[str, str]], fee
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n{alt}\n<style>{CSS}</style>\n</head>\n<body>\n"
-        f'<nav aria-label="Breadcrumb">{trail}</nav>\n<main>\n{body}\n</main>\n'
+        + (f'<nav aria-label="Breadcrumb">{trail}</nav>\n' if trail else "")
+        + f"<main>\n{body}\n</main>\n"
         "<footer>Made by archiver from the archive's git history; every change here is also in <code>git log -p</code>."
         "</footer>\n</body>\n</html>\n"
     )

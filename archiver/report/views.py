@@ -74,7 +74,7 @@ def index_page(sites: list[SiteData]) -> str:
         f'<table class="list sites">{thead("Site", "+Pages", "Last change", "Recent snapshots")}'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
-    return page("Archived documentation", body, root="", crumbs=[("All sites", "index.html")], feed="feed.xml")
+    return page("Archived documentation", body, root="", crumbs=[], feed="feed.xml")  # (no link to itself)
 
 
 def _day_strip(data: SiteData) -> str:
