@@ -306,15 +306,16 @@ def test_the_daemon_keeps_the_report_current_after_each_committed_run(
     started()
     wait_for(lambda: runs and runs[0].report and runs[0].report.commit)
     first = runs[0].report.commit if runs[0].report else None
-    wait_for(lambda: (report / "docs/snap" / f"{first}.html").exists())
-    assert "https://example.org/docs-changes/docs/feed.xml" in (report / "docs/feed.xml").read_text()
+    feed = report / "docs/feed.xml"  # (a build writes the snapshot pages first, the feeds after them)
+    wait_for(lambda: (report / "docs/snap" / f"{first}.html").exists() and feed.exists() and first in feed.read_text())
+    assert "https://example.org/docs-changes/docs/feed.xml" in feed.read_text()
 
     docs_server.set_page("/guide/auth.html", b"<main><h1>Auth v2</h1><p>Tokens now expire.</p></main>")
     wait_for(lambda: any(r.report and r.report.commit not in (None, first) for r in runs))
     second = next(r.report.commit for r in runs if r.report and r.report.commit not in (None, first))
-    wait_for(lambda: (report / "docs/snap" / f"{second}.html").exists())
+    wait_for(lambda: (report / "docs/snap" / f"{second}.html").exists() and second in feed.read_text())
     assert "Tokens now expire." in (report / "docs/snap" / f"{second}.html").read_text()
-    assert second in (report / "docs/index.html").read_text()
+    wait_for(lambda: second in (report / "docs/index.html").read_text())
     assert not (Path.cwd() / "changes").exists()
 
 
