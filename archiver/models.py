@@ -147,7 +147,13 @@ class RunReport:
     """The outcome of one ``archiver run`` over several sites."""
 
     sites: list[SiteReport]
-    push: PushResult | None = None  # None when no remote is configured
+    push: PushResult | None = None  # None when no remote is configured (or per site: see pushes)
+    site_pushes: dict[str, PushResult] = field(default_factory=dict)  # layout: per-site, one per site
+
+    @property
+    def pushes(self) -> list[PushResult]:
+        """Every push the run made: the archive's, or each site repository's."""
+        return ([self.push] if self.push else []) + list(self.site_pushes.values())
 
     @property
     def failed(self) -> bool:
@@ -155,15 +161,20 @@ class RunReport:
 
     @property
     def push_failed(self) -> bool:
-        return self.push is not None and not self.push.ok
+        return any(not p.ok for p in self.pushes)
 
     def to_dict(self) -> dict[str, object]:
-        """Plain data for JSON: ``ok``, every site's :meth:`SiteReport.to_dict`, and the push."""
-        push = None
-        if self.push is not None:
-            push = {f: getattr(self.push, f) for f in ("remote", "ok", "pushed", "commit", "error")}
+        """Plain data for JSON: ``ok``, every site's :meth:`SiteReport.to_dict`, and the push (per
+        site, ``pushes``: the site's name → its push)."""
         ok = not self.failed and not self.push_failed
-        return {"ok": ok, "sites": [s.to_dict() for s in self.sites], "push": push}
+        data: dict[str, object] = {"ok": ok, "sites": [s.to_dict() for s in self.sites], "push": _push(self.push)}
+        if self.site_pushes:
+            data["pushes"] = {name: _push(p) for name, p in self.site_pushes.items()}
+        return data
+
+
+def _push(push: PushResult | None) -> dict[str, object] | None:
+    return None if push is None else {f: getattr(push, f) for f in ("remote", "ok", "pushed", "commit", "error")}
 
 
 @dataclass(frozen=True, slots=True)

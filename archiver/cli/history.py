@@ -7,13 +7,14 @@ every command, each parses its arguments, calls the library (``history``,
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.text import Text
 
-from archiver.archive import history, revisions
+from archiver.archive import history, layout, revisions
 from archiver.cli.common import (
     ConfigOpt,
     NoPagerOpt,
@@ -45,6 +46,11 @@ def _lines(added: int, removed: int) -> str:
 
 def _when(date: str) -> str:
     return date.replace("T", " ")[:16]
+
+
+def _repos(root: Path) -> list[tuple[str | None, Path]]:
+    """Where to read "all sites" from: the one repository (every site at once), or each site's."""
+    return list(layout.site_repos(root).items()) if layout.is_per_site(root) else [(None, root)]
 
 
 def _site_of(snap: Snapshot) -> str:
@@ -124,16 +130,27 @@ def log(
     with command(verbose):
         if page and not site:
             raise HistoryError("--page needs a SITE: archiver log SITE --page PATH")
+        since = revisions.check_since(since)
+        found_in: list[tuple[Path, str | None, Snapshot]]
         if site:
-            revisions.site_commits(repo, site)  # an unknown site is an error, not an empty list
-        rel = revisions.resolve_page(repo, site, page) if site and page else None
-        snaps = history.snapshots(repo, site, limit=limit, since=revisions.check_since(since), page=rel)
+            path = layout.repo_of(repo, site)
+            revisions.site_commits(path, site)  # an unknown site is an error, not an empty list
+            rel = revisions.resolve_page(path, site, page) if page else None
+            found_in = [(path, site, s) for s in history.snapshots(path, site, limit=limit, since=since, page=rel)]
+        else:
+            rel = None
+            found_in = [
+                (p, name, s) for name, p in _repos(repo) for s in history.snapshots(p, name, limit, since=since)
+            ]
+            found_in.sort(key=lambda hit: datetime.fromisoformat(hit[2].date), reverse=True)  # (several repositories)
+            found_in = found_in[:limit]
+        snaps = [s for _, _, s in found_in]
         lines: list[Text] = []
-        for s in snaps:
+        for path, name, s in found_in:
             lines.append(oneline(s))
             if sections:
-                owner = site or _site_of(s)
-                found = history.sections(repo, owner, s.sha, page=rel)
+                owner = name or _site_of(s)
+                found = history.sections(path, owner, s.sha, page=rel)
                 lines += change_lines(s, owner, found)
     what = f"{site}/{rel}" if rel else site or "all sites"
     if not snaps:
@@ -158,10 +175,11 @@ def show(
     """
     with command(verbose):
         site, rev = revisions.split_site_rev(snapshot)
-        sha = revisions.resolve_snapshot(repo, site, rev)
-        snap = history.snapshot(repo, site, sha)
-        found = history.sections(repo, site, sha)
-        text = history.diff(repo, site, sha, color=colour())
+        path = layout.repo_of(repo, site)
+        sha = revisions.resolve_snapshot(path, site, rev)
+        snap = history.snapshot(path, site, sha)
+        found = history.sections(path, site, sha)
+        text = history.diff(path, site, sha, color=colour())
     head = [
         Text.assemble("Sections changed in ", (f"{site}@{sha[:10]}", "bold"), ":"),
         *change_lines(snap, site, found, "  "),
@@ -198,7 +216,8 @@ def diff(
         if value and value.startswith("--"):
             raise typer.BadParameter(f"no such option: {value}")
     with command(verbose):
-        text = revisions.diff(repo, site, rev, color=colour(), page=page, word_diff=word_diff, stat_only=stat)
+        path = layout.repo_of(repo, site)
+        text = revisions.diff(path, site, rev, color=colour(), page=page, word_diff=word_diff, stat_only=stat)
     paged(text, no_pager=no_pager)
 
 
@@ -221,6 +240,7 @@ def history_cmd(
     Example: archiver history docs /guide/auth.html
     """
     with command(verbose):
+        repo = layout.repo_of(repo, site)
         rel = revisions.resolve_page(repo, site, page)
         versions = history.page_versions(repo, site, rel)[::-1]
         url = next((u for u, p in history.site_urls(repo, site).paths.items() if p == rel), None)

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from archiver.archive import history, revisions
+from archiver.archive import history, layout, revisions
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import StateStore, read_next_runs
 from archiver.cli.common import (
@@ -39,6 +39,7 @@ from archiver.cli.common import (
     summary_table,
 )
 from archiver.config import load_config
+from archiver.errors import StoreError
 from archiver.models import PageStatus, RunReport
 
 SAMPLE_CONFIG = Path(__file__).parent / "sample_sites.yaml"
@@ -60,8 +61,13 @@ def init(
         else:
             config.write_text(SAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
             out.print(f"wrote {printable(str(config))}: edit it to list the docs you want to track")
-        ArchiveRepo.open_or_init(repo)
-        out.print(f"archive repository ready at {printable(str(repo))}; next: archiver run")
+        per_site = load_config(config).per_site
+        if per_site:  # a folder for the site repositories that archiver run makes
+            layout.site_root(repo, "", True)
+        else:
+            ArchiveRepo.open_or_init(repo)
+        what = "archive folder (one repository per site)" if per_site else "archive repository"
+        out.print(f"{what} ready at {printable(str(repo))}; next: archiver run")
 
 
 @app.command("run")
@@ -80,7 +86,7 @@ def run_cmd(
 
     Example: archiver run mydocs --quiet
     """
-    from archiver.run.publish import archive_sites  # heavy imports only for commands that need them
+    from archiver.run.publish import archive_into  # heavy imports only for commands that need them
 
     with command(verbose):
         cfg = load_config(config).for_shard(shard)
@@ -90,10 +96,9 @@ def run_cmd(
                 f"shard {shard} takes none of the {len(cfg.select(sites or []))} sites asked for", highlight=False
             )
             raise typer.Exit(EXIT_OK)
-        archive = ArchiveRepo.open_or_init(repo, cfg.identity)
         progress = TermProgress(quiet or as_json)
         try:
-            report = archive_sites(cfg, archive, selected, workers=workers or None, progress=progress, wait=wait)
+            report = archive_into(cfg, repo, selected, workers=workers or None, progress=progress, wait=wait)
         finally:
             progress.stop()
     code = EXIT_FAILED if report.failed or report.push_failed else EXIT_OK
@@ -107,11 +112,12 @@ def _show_run(report: RunReport, code: int, *, quiet: bool, as_json: bool) -> No
         sys.stdout.write(json.dumps({**report.to_dict(), "exit_code": code}, indent=2) + "\n")
     else:
         out.print(summary_table(report.sites))
-    if report.push and report.push.ok and not (quiet or as_json):
-        pushed = f"sent {report.push.commit[:10]}" if report.push.pushed and report.push.commit else "up to date"
-        out.print(f"pushed to {printable(report.push.remote)}: {pushed}", highlight=False)
-    if report.push and report.push.error:
-        err.print(f"[red]push[/red]: {printable(report.push.error)}", highlight=False, soft_wrap=True)
+    for push in report.pushes:
+        if push.ok and not (quiet or as_json):
+            pushed = f"sent {push.commit[:10]}" if push.pushed and push.commit else "up to date"
+            out.print(f"pushed to {printable(push.remote)}: {pushed}", highlight=False)
+        if push.error:
+            err.print(f"[red]push[/red]: {printable(push.error)}", highlight=False, soft_wrap=True)
     for site in report.sites:
         if site.rules_commit and not as_json:
             sha = site.rules_commit[:10]
@@ -139,20 +145,28 @@ def status(
     """
     with command(verbose):
         cfg = load_config(config)
-        archive = ArchiveRepo.open(repo)
-        store = StateStore(archive.state_dir)
+        if cfg.per_site:  # each site's state in its own repository; the daemon's schedule beside them
+            meta = repo / layout.META
+            stores = {s.name: StateStore(repo / s.name / ".git" / "archiver" / "state") for s in cfg.sites}
+            if not repo.is_dir():
+                raise StoreError(f"{repo}: no archive here (archiver run creates it)")
+        else:
+            archive = ArchiveRepo.open(repo)
+            meta = archive.meta
+            stores = {s.name: StateStore(archive.state_dir) for s in cfg.sites}
         table = Table(title="archiver status", title_justify="left")
         for col in ("site", "last run (UTC)", "pages", "changed", "failed", "last commit"):
             table.add_column(col)
-        next_runs = read_next_runs(archive.meta)  # only while archiver daemon runs
+        next_runs = read_next_runs(meta)  # only while archiver daemon runs
         if next_runs is not None:
             table.add_column("next run (UTC)")
         problems: list[tuple[str, str]] = []
         for site in cfg.sites:
-            state = store.load(site.name)
+            state = stores[site.name].load(site.name)
             last = state.last_run
             changed = sum(int(last.get(k, 0) or 0) for k in ("added", "changed", "removed"))
-            commit = history.snapshots(repo, site.name, limit=1)
+            site_repo = repo / site.name if cfg.per_site else repo
+            commit = history.snapshots(site_repo, site.name, limit=1) if (site_repo / ".git").exists() else []
             if last.get("error"):
                 problems.append((site.name, f"last run failed: {last['error']}"))
             table.add_row(

@@ -253,6 +253,7 @@ class Config(_Frozen):
     author: str = DEFAULT_AUTHOR
     schedule: str = "0 */6 * * *"  # the default for sites without their own (archiver daemon)
     remote: str | None = None  # push the archive here after each commit (a URL or a remote's name)
+    layout: Literal["single", "per-site"] = "single"  # one repository for all sites, or one per site
     notify: list[str] = Field(default_factory=list)  # Apprise URLs told about every site's changes
     notify_failures_after: Annotated[int, Field(ge=1)] = 3  # failing runs in a row before a page alert
     web_url: str | None = None  # commit link template for feeds/reports, e.g. https://git.example/c/{sha}
@@ -304,6 +305,30 @@ class Config(_Frozen):
         return v
 
     @model_validator(mode="after")
+    def _remote_per_site(self) -> Config:
+        named = self.remote is not None and "{site}" in self.remote
+        if self.layout == "per-site" and self.remote is not None and not named:
+            raise FieldError(
+                ("remote",),
+                "with layout: per-site each site is its own repository: put {site} in remote "
+                "(remote: git@host:docs/{site}.git) so that each pushes to a repository of its own",
+            )
+        if self.layout == "single" and named:
+            raise FieldError(("remote",), "{site} in remote needs layout: per-site (one repository per site)")
+        return self
+
+    @property
+    def per_site(self) -> bool:
+        return self.layout == "per-site"
+
+    def for_site(self, site: Site) -> Config:
+        """This config as the run of ``site`` in a per-site archive uses it: ``{site}`` in ``remote:``
+        becomes the site's name."""
+        if self.remote is None or "{site}" not in self.remote:
+            return self
+        return self.model_copy(update={"remote": self.remote.replace("{site}", site.name)})
+
+    @model_validator(mode="after")
     def _unique_names(self) -> Config:
         seen: set[str] = set()
         for i, site in enumerate(self.sites):
@@ -353,8 +378,8 @@ class Config(_Frozen):
             if templated:
                 raise ConfigError(f"remote {self.remote!r} names {{shard}}: run with --shard K/N")
             return self
-        if self.remote is None or (shard.count == 1 and not templated):
-            return self
+        if self.remote is None or (shard.count == 1 and not templated) or (self.per_site and not templated):
+            return self  # (per site, every site has a repository of its own already)
         if not templated:
             raise ConfigError(
                 f"remote {self.remote!r} would be shared by all {shard.count} shards: put {{shard}} in it "

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from archiver.archive import history
+from archiver.archive import history, layout
 from archiver.archive.patch import FileDiff, changed_sections, parse_patch, source_url
 from archiver.config import SITE_NAME
 from archiver.files import write_atomic
@@ -82,30 +82,33 @@ def _load_cache(path: Path) -> dict[str, Details]:
 def build_report(
     repo_path: Path, out: Path, *, web_url: str | None = None, base_url: str | None = None, full: bool = False
 ) -> ReportResult:
-    """Write (or update) the changes site for every site in the archive at ``repo_path`` into ``out``."""
-    sites = [s for s in history.sites_in(repo_path) if SITE_NAME.match(s)]
+    """Write (or update) the changes site for every site in the archive at ``repo_path`` into ``out``
+    (one repository for every site, or one per site: :mod:`archiver.archive.layout`)."""
+    repos = {name: path for name, path in layout.site_repos(repo_path).items() if SITE_NAME.match(name)}
+    sites = list(repos)
     base = base_url.rstrip("/") + "/" if base_url else ""
-    root_sha = history.root_commit(repo_path)
+    # the whole report's feed is named after the archive's first commit (per site: the smallest one)
+    root_sha = min((history.root_commit(p) for p in set(repos.values())), default="")
     rendered = total = 0
     shown: list[SiteData] = []
     everything: list[feeds.FeedEntry] = []
-    for site in sites:
-        snaps = history.snapshots(repo_path, site)
+    for site, where in repos.items():
+        snaps = history.snapshots(where, site)
         total += len(snaps)
-        messages = history.messages(repo_path, site)
+        messages = history.messages(where, site)
         data = SiteData(
             site,
             snaps,
             {},
             {sha: page_notes(site, m) for sha, m in messages.items()},
-            history.file_blobs(repo_path, site),
+            history.file_blobs(where, site),
             source_of(messages[snaps[0].sha]) if snaps and snaps[0].sha in messages else None,
             web_url,
         )
-        new = _snapshot_pages(repo_path, out / site, data, full)
+        new = _snapshot_pages(where, out / site, data, full)
         rendered += new
         _write(out / site / "snapshots.json", json.dumps(data.details, indent=1, sort_keys=True))
-        _version_pages(repo_path, out / site, data, full)
+        _version_pages(where, out / site, data, full)
         _write(out / site / "index.html", timeline_page(data))
         for path, versions in data.versions().items():
             _write(out / site / history_file(path), history_page(data, path, versions))
@@ -114,7 +117,7 @@ def build_report(
         here = base + site + "/" if base else ""
         feed = feeds.atom_feed(
             f"{site}: documentation changes",
-            feeds.feed_id(site, root_sha),
+            feeds.feed_id(site, root_sha if where == repo_path else history.root_commit(where)),
             here + "feed.xml",
             here + "index.html",
             [_rebase(e, here) for e in entries],

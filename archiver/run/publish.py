@@ -1,7 +1,8 @@
 """The one composition of a run: archive the selected sites, push the archive, tell people.
 
-``archiver run``, ``archiver daemon`` and ``archiver demo`` all call :func:`archive_sites`, so
-what a run does (and in which order) is written once.
+``archiver run``, ``archiver daemon`` and ``archiver demo`` all call :func:`archive_sites` (through
+:func:`archive_into`, which picks the repository of each site by the archive's layout), so what a
+run does (and in which order) is written once.
 
 Every run pushes (when ``remote:`` is set), not only runs that committed: a push that failed
 last time (network down, remote rejecting) is retried by the next run, and the local commits are
@@ -14,12 +15,14 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
+from archiver.archive import layout
 from archiver.archive.push import push, redact_url
 from archiver.archive.repo import ArchiveRepo
 from archiver.config import Config, Site
 from archiver.errors import LockedError
-from archiver.models import PushResult, RunReport
+from archiver.models import PushResult, RunReport, SiteReport
 from archiver.run import pipeline
 from archiver.run.notify import notify_run
 
@@ -80,3 +83,48 @@ def archive_sites(
     if not (stop is not None and stop.is_set()):  # digests and failure alerts
         notify_run(config, repo, report)
     return report
+
+
+def archive_into(
+    config: Config,
+    root: Path,
+    sites: Sequence[Site] | None = None,
+    *,
+    workers: int | None = None,
+    progress: pipeline.Progress | None = None,
+    wait: float = 0.0,
+    stop: threading.Event | None = None,
+    push_attempts: int = 3,
+    push_backoff: float = 1.0,
+) -> RunReport:
+    """:func:`archive_sites` into the archive at ``root`` in the config's layout: the one repository
+    (``layout: single``), or each site into its own repository ``root/<site>``, pushed to its own
+    remote (``layout: per-site``); a StoreError if the folder is of the other layout."""
+    chosen = list(config.sites if sites is None else sites)
+
+    def one(cfg: Config, repo: ArchiveRepo, some: list[Site]) -> RunReport:
+        return archive_sites(
+            cfg,
+            repo,
+            some,
+            workers=workers,
+            progress=progress,
+            wait=wait,
+            stop=stop,
+            push_attempts=push_attempts,
+            push_backoff=push_backoff,
+        )
+
+    if not config.per_site:
+        return one(config, ArchiveRepo.open_or_init(layout.site_root(root, "", False), config.identity), chosen)
+    reports: list[SiteReport] = []
+    pushes: dict[str, PushResult] = {}
+    for site in chosen:
+        if stop is not None and stop.is_set():
+            break
+        repo = ArchiveRepo.open_or_init(layout.site_root(root, site.name, True), config.identity)
+        run = one(config.for_site(site), repo, [site])
+        reports += run.sites
+        if run.push is not None:
+            pushes[site.name] = run.push
+    return RunReport(reports, site_pushes=pushes)
