@@ -129,3 +129,19 @@ def test_a_folder_of_the_other_layout_is_refused(cli: CliRunner, docs_server: Fa
 def test_layout_and_remote_must_agree(yaml: str, said: str) -> None:
     with pytest.raises(ConfigError, match=said.replace("{", r"\{").replace("}", r"\}")):
         parse_config(yaml + "sites:\n  - name: a\n    base_url: https://x.org/\n", "s.yaml")
+
+
+def test_rerender_and_pages_use_the_sites_own_repository(
+    cli: CliRunner, docs_server: FaultServer, tmp_path: Path
+) -> None:
+    config = _config(tmp_path, docs_server, remote=None)
+    root = tmp_path / "archive-repo"
+    assert invoke(cli, "run", "--config", str(config), "--repo", str(root)).exit_code == 0
+    config.write_text(config.read_text().replace("    remove_after: 1\n", "    remove_after: 1\n    strip: [h1]\n", 1))
+    result = invoke(cli, "rerender", "docs", "--config", str(config), "--repo", str(root))
+    assert result.exit_code == 0, result.stderr
+    assert git(root / "docs", "rev-list", "--count", "HEAD").strip() == "2"
+    assert "Change-Kind: rules" in git(root / "docs", "log", "-1", "--format=%B")
+    assert git(root / "other", "rev-list", "--count", "HEAD").strip() == "1"  # the other site's repository untouched
+    listed = invoke(cli, "pages", "docs", "--config", str(config), "--repo", str(root))
+    assert listed.exit_code == 0 and f"{docs_server.url}guide/auth.html\tdocs/guide/auth.md" in listed.stdout

@@ -388,3 +388,21 @@ def test_a_sharded_daemon_schedules_and_runs_only_its_shards_sites(
     wait_for(lambda: {r.site for r in runs} == mine)  # never archived: each runs at once
     time.sleep(0.5)
     assert sorted(r.site for r in runs) == sorted(mine)  # and no other shard's site ever ran
+
+
+def test_a_per_site_daemon_runs_each_site_into_its_own_repository(
+    docs_server: FaultServer, tmp_path: Path, runs: list[SiteRun], started: Callable[..., Daemon], cli: CliRunner
+) -> None:
+    config = write_sites(tmp_path / "sites.yaml", docs_server, {"a": "every 1h | index.html", "b": "every 1h | guide/"})
+    config.write_text("layout: per-site\n" + config.read_text())
+    started()
+    wait_for(lambda: {r.site for r in runs} == {"a", "b"})
+    root = tmp_path / "archive-repo"
+    assert not (root / ".git").exists()
+    for run in runs:
+        assert run.report is not None and run.report.commit
+        assert git(root / run.site, "rev-parse", "HEAD").strip() == run.report.commit
+        assert git(root / run.site, "ls-tree", "--name-only", "HEAD").split() == [run.site]
+    status = cli.invoke(app, ["status", "--config", str(config), "--repo", str(root)])
+    assert status.exit_code == 0, status.stderr
+    assert "next run" in status.stdout  # the daemon's schedule, kept beside the site repositories

@@ -41,8 +41,10 @@ def pages(
     from archiver.run.pipeline import discover
 
     with command(verbose):
-        target = load_config(config).select([site])[0]
-        archive = ArchiveRepo.open(repo) if (repo / ".git").exists() else None
+        cfg = load_config(config)
+        target = cfg.select([site])[0]
+        where = repo / site if cfg.per_site else repo  # (per site, the site's own repository)
+        archive = ArchiveRepo.open(where) if (where / ".git").exists() else None
         found = discover(target, archive)
     mapping = assign_paths(target.base_url, found.urls)
     # plain "url<TAB>file" lines: easy to grep, diff and count (a table would cut long URLs)
@@ -70,7 +72,8 @@ def rerender(
 
     with command(verbose):
         cfg = load_config(config)
-        report = rerender_site(ArchiveRepo.open(repo, cfg.identity), cfg.select([site])[0], wait=wait)
+        where = repo / site if cfg.per_site else repo  # (per site, the site's own repository)
+        report = rerender_site(ArchiveRepo.open(where, cfg.identity), cfg.select([site])[0], wait=wait)
     out.print(summary_table([report]))
     if report.commit is None:
         out.print("nothing changed: the stored pages already match the rules")

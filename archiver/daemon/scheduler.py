@@ -32,11 +32,12 @@ from types import FrameType
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from archiver.archive import layout
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import StateStore, clear_schedule, write_schedule
 from archiver.config import Config, load_config
 from archiver.daemon.reporting import ReportKeeper, ReportTarget, report_target
-from archiver.errors import ArchiverError, ConfigError
+from archiver.errors import ArchiverError, ConfigError, StoreError
 from archiver.models import PageStatus, PushResult, SiteReport
 from archiver.run.publish import archive_sites
 from archiver.schedules import first_run, make_trigger
@@ -108,8 +109,11 @@ class Daemon:
     def start(self) -> None:
         """Load the config (ConfigError), open or create the archive (StoreError), schedule the sites."""
         config, mtime, report = self._load()
-        repo = ArchiveRepo.open_or_init(self.repo_path)
-        self._meta = repo.meta
+        if config.per_site:  # a folder of site repositories: the daemon's own files beside them
+            layout.site_root(self.repo_path, "", True)  # (checks the folder, makes it and its .archiver/)
+            self._meta = self.repo_path / layout.META
+        else:
+            self._meta = ArchiveRepo.open_or_init(layout.site_root(self.repo_path, "", False)).meta
         with self._config_lock:
             self._apply(config, mtime)
         self._scheduler.start()
@@ -117,7 +121,11 @@ class Daemon:
         self._reports.configure(report)  # a first build now, so the report exists
         shard = f" (shard {self.shard})" if self.shard else ""
         logger.info(
-            "archiver daemon started: %d sites%s from %s into %s", len(config.sites), shard, self.config_path, repo.path
+            "archiver daemon started: %d sites%s from %s into %s",
+            len(config.sites),
+            shard,
+            self.config_path,
+            self.repo_path,
         )
 
     def request_stop(self) -> None:
@@ -209,12 +217,12 @@ class Daemon:
         wanted = {s.name: (s.schedule or config.schedule, s.jitter) for s in config.sites}
         for name in set(self._schedules) - set(wanted):
             self._scheduler.remove_job(name)
-        state = StateStore(self._meta / "state")
         now = datetime.now(UTC)
         for name, (schedule, jitter) in wanted.items():
             if self._schedules.get(name) == (schedule, jitter):
                 continue
-            finished = state.load(name).last_run.get("finished")
+            meta = self.repo_path / name / ".git" / "archiver" if config.per_site else self._meta
+            finished = StateStore(meta / "state").load(name).last_run.get("finished")
             last = datetime.fromisoformat(finished) if isinstance(finished, str) else None
             self._scheduler.add_job(
                 self._job,
@@ -248,7 +256,13 @@ class Daemon:
         push: PushResult | None = None
         error: str | None = None
         try:
-            repo = ArchiveRepo.open(self.repo_path, config.identity)  # not open_or_init: a deleted archive is an error
+            if config.per_site:  # the site's own repository (made by its first run), in a folder that must exist
+                if not self.repo_path.is_dir():
+                    raise StoreError(f"{self.repo_path}: the archive folder is gone")
+                repo = ArchiveRepo.open_or_init(layout.site_root(self.repo_path, name, True), config.identity)
+                config = config.for_site(site)
+            else:  # not open_or_init: a deleted archive is an error
+                repo = ArchiveRepo.open(self.repo_path, config.identity)
             # as `archiver run` does; a stop cuts the lock wait short and the push to one quick try
             run = archive_sites(
                 config,
