@@ -34,7 +34,7 @@ from archiver.run import sitechrome
 from archiver.run.apply import Applier
 from archiver.run.commits import commit_site, notes, run_summary
 from archiver.run.rerender import rerender, rerender_site
-from archiver.run.worker import execute, fetcher_for, rules_fingerprint, rules_of
+from archiver.run.worker import execute, fetcher_for, pool_for_run, rules_fingerprint, rules_of
 
 __all__ = ["NullProgress", "Progress", "discover", "rerender", "rules_of", "run", "run_site"]
 
@@ -266,7 +266,7 @@ def run(
     """
     workers = workers or os.cpu_count() or 1
     reports: list[SiteReport] = []
-    with repo.lock(wait=wait, stop=stop):
+    with repo.lock(wait=wait, stop=stop), pool_for_run(workers):  # (one set of workers for every site)
         for site in sites if sites is not None else config.sites:
             try:
                 reports.append(run_site(site, repo, workers=workers, progress=progress))

@@ -9,6 +9,8 @@ writes files and talks to git. Nothing here raises for one page's failure: every
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import ctypes
 import ctypes.util
 import functools
@@ -19,7 +21,7 @@ import math
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from urllib.parse import urlsplit, urlunsplit
 
@@ -188,32 +190,77 @@ async def process_jobs(
     await asyncio.gather(*(one(job) for job in jobs))
 
 
-# A worker process keeps one event loop and one Fetcher (so keep-alive connections) for its life.
+# A worker process keeps one event loop for its life, and one Fetcher (so keep-alive connections)
+# for as long as it works for the same site.
 _worker: dict[str, object] = {}
 
 
-def _worker_init(site: Site, concurrency: int, bodies: BodyStore | None, chrome: frozenset[str], parent: int) -> None:
+def _worker_init(parent: int) -> None:
     _die_with_parent(parent)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    _worker.update(loop=loop, site=site, bodies=bodies, fetcher=None, concurrency=concurrency, chrome=chrome)
+    _worker.update(loop=loop, site=None, fetcher=None)
 
 
-def _worker_run(jobs: list[PageJob]) -> list[PageOutcome]:
-    loop, site, bodies = _worker["loop"], _worker["site"], _worker["bodies"]
-    assert isinstance(loop, asyncio.AbstractEventLoop) and isinstance(site, Site)
-    assert bodies is None or isinstance(bodies, BodyStore)
-    if _worker["fetcher"] is None:
-        _worker["fetcher"] = fetcher_for(site, int(str(_worker["concurrency"])))
+def _worker_run(
+    site: Site, concurrency: int, bodies: BodyStore | None, chrome: frozenset[str], jobs: list[PageJob]
+) -> list[PageOutcome]:
+    loop = _worker["loop"]
+    assert isinstance(loop, asyncio.AbstractEventLoop)
     fetcher = _worker["fetcher"]
+    if fetcher is None or _worker["site"] != (site, concurrency):  # the next site: its own connections
+        if isinstance(fetcher, Fetcher):
+            loop.run_until_complete(fetcher.aclose())
+        fetcher = fetcher_for(site, concurrency)
+        _worker.update(site=(site, concurrency), fetcher=fetcher)
     assert isinstance(fetcher, Fetcher)
     out: list[PageOutcome] = []
-    chrome = _worker["chrome"]
-    assert isinstance(chrome, frozenset)
     loop.run_until_complete(process_jobs(fetcher, jobs, site, out.append, bodies, chrome))
     if any(o.kind is OutcomeKind.CONVERTED for o in out):  # a full collection costs ~50 ms: only after work
         _give_back_memory()
     return out
+
+
+_run_pool: contextvars.ContextVar[WorkerPool | None] = contextvars.ContextVar("run_pool", default=None)
+
+
+class WorkerPool:
+    """Worker processes shared by every site of one run: forked at the first site that needs them,
+    joined when the run ends (:func:`pool_for_run`). Forking and joining a pool costs ~0.3 s, more
+    than a site's no-change run of a few hundred 304s: once per site, it was most of a run of
+    fifty small sites. A new run forks new workers, so none grows old across runs."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def get(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            tls_context()  # built once here, inherited by the forked workers
+            # fork: workers start at once with every module already imported (spawn would re-import)
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+            ctx = multiprocessing.get_context(method)
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+            )
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+@contextlib.contextmanager
+def pool_for_run(workers: int) -> Iterator[WorkerPool]:
+    """The worker processes of one run: every :func:`execute` inside shares them."""
+    pool = WorkerPool(workers)
+    token = _run_pool.set(pool)
+    try:
+        yield pool
+    finally:
+        _run_pool.reset(token)
+        pool.close()
 
 
 def _give_back_memory() -> None:
@@ -266,16 +313,16 @@ def execute(
 
         asyncio.run(run())
         return
-    tls_context()  # built once here, inherited by the forked workers
-    per_worker = max(1, math.ceil(site.concurrency / workers))
-    size = max(4, min(16, len(jobs) // (workers * 16)))
-    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    # fork: workers start at once with every module already imported (spawn would re-import)
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    ctx = multiprocessing.get_context(method)
-    initargs = (site, per_worker, bodies, chrome, os.getpid())
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=initargs) as pool:
-        pending = {pool.submit(_worker_run, chunk) for chunk in chunks}
+    shared = _run_pool.get()
+    with contextlib.ExitStack() as own:
+        if shared is None:  # (outside a run, e.g. a re-render: a pool for this call alone)
+            shared = own.enter_context(pool_for_run(workers))
+        workers = min(workers, shared.workers)
+        per_worker = max(1, math.ceil(site.concurrency / workers))
+        size = max(4, min(16, len(jobs) // (workers * 16)))
+        chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        pool = shared.get()
+        pending = {pool.submit(_worker_run, site, per_worker, bodies, chrome, chunk) for chunk in chunks}
         while pending:
             # drop each finished chunk as soon as it is written: holding every page's Markdown until
             # the end would cost the main process tens of MB on a big site
