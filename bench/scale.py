@@ -144,8 +144,17 @@ def main_paragraph(source: Source, html: str) -> int:
         if start < 0:
             return -1
     end = html.find(source.main_end, start)
-    at = html.find(PARAGRAPH, start, end if end >= 0 else len(html))
-    return at + len(PARAGRAPH) if at >= 0 else -1
+    end = end if end >= 0 else len(html)
+    while True:
+        at = html.find(PARAGRAPH, start, end)
+        if at < 0:
+            return -1
+        hidden = html.find("<noscript", start, at)  # not main text: Sphinx's search page has one
+        if hidden < 0:
+            return at + len(PARAGRAPH)
+        start = html.find("</noscript>", hidden)
+        if start < 0:
+            return -1
 
 
 def editable_pages(source: Source) -> set[str]:
