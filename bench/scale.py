@@ -64,6 +64,7 @@ SOURCES = (
     ),
 )
 PARAGRAPH = "<p>"
+NOT_MAIN = ("noscript", "nav")  # elements whose paragraphs the archiver leaves out
 
 # targets (printed as PASS/FAIL, never asserted)
 FULL_SCALE_PAGES = 20_000
@@ -149,10 +150,12 @@ def main_paragraph(source: Source, html: str) -> int:
         at = html.find(PARAGRAPH, start, end)
         if at < 0:
             return -1
-        hidden = html.find("<noscript", start, at)  # not main text: Sphinx's search page has one
-        if hidden < 0:
+        # not main text: a <noscript> (Sphinx's search page), a <nav> (the local "Contents" of the FAQ pages)
+        hidden = [(i, tag) for tag in NOT_MAIN if (i := html.find(f"<{tag}", start, at)) >= 0]
+        if not hidden:
             return at + len(PARAGRAPH)
-        start = html.find("</noscript>", hidden)
+        i, tag = min(hidden)
+        start = html.find(f"</{tag}>", i)
         if start < 0:
             return -1
 
