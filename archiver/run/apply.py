@@ -190,8 +190,10 @@ class Applier:
         target, error = self.target(job, outcome.final_url)
         if target is None:
             return self.failed(job, ps, f"{job.url}: {error}")
-        old = read_text(repo, site.name, job.path)
-        markdown = outcome.markdown if kind is OutcomeKind.CONVERTED else old
+        old = markdown = None  # unchanged and in place: its file is not read back (20,000 reads a run)
+        if kind is OutcomeKind.CONVERTED or target != job.path:
+            old = read_text(repo, site.name, job.path)
+            markdown = outcome.markdown if kind is OutcomeKind.CONVERTED else old
         problem = refusal(old, markdown) if markdown is not None else None
         if problem and old is None:  # nothing to keep yet: not a failure, and nothing written
             ps.status = PageStatus.SKIPPED.value
