@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from procmon import MB, Measured, measure
-from server import nginx
+from server import apt_install, nginx
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -107,13 +107,7 @@ def ensure_system_packages() -> None:
         missing.append("nginx-light")
     if not (DOCS_SRC / "index.html").exists():
         missing.append("python3.11-doc")
-    if not missing:
-        return
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    print(f"setup: apt-get install {' '.join(missing)}", flush=True)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run([*sudo, "apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", *missing], check=True, env=env)
+    apt_install(missing)
 
 
 def ensure_urlwatch() -> Path:

@@ -26,7 +26,7 @@ from typing import Any
 
 from procmon import measure
 from run import REPO, du_mb, machine_info, sh, tail, tool_env
-from server import nginx
+from server import apt_install, nginx
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out" / "scale"
@@ -126,13 +126,7 @@ def ensure_system_packages() -> None:
     missing = [s.package for s in SOURCES if not (s.path / "index.html").exists()]
     if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
         missing.append("nginx-light")
-    if not missing:
-        return
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    print(f"setup: apt-get install {' '.join(missing)}", flush=True)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run([*sudo, "apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", *missing], check=True, env=env)
+    apt_install(missing)
 
 
 def main_paragraph(source: Source, html: str) -> int:

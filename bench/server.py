@@ -109,3 +109,14 @@ def nginx(docroot: Path, work: Path) -> Iterator[int]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)  # master and workers: they share its session
                 proc.wait()
+
+
+def apt_install(missing: list[str]) -> None:
+    """Install Debian packages the benchmarks need (root or sudo); nothing if none is missing."""
+    if not missing:
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    print(f"setup: apt-get install {' '.join(missing)}", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run([*sudo, "apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", *missing], check=True, env=env)

@@ -196,15 +196,21 @@ def test_deleted_file_is_restored_on_next_run(docs_server: FaultServer, archive:
     assert git(archive.path, "status", "--porcelain") == ""
 
 
-def test_worker_processes_give_the_same_archive(docs_server: FaultServer, tmp_path: Path, site_v1: Path) -> None:
-    """The multi-process path (big sites) produces byte-identical files to the in-process one."""
+def serve_big_site(server: FaultServer, tmp_path: Path, site_v1: Path) -> list[str]:
+    """40 pages (enough for worker processes) served by ``server``; their names."""
     pages = [f"p{i}.html" for i in range(40)]
     root = tmp_path / "big"
     root.mkdir()
     template = (site_v1 / "guide/auth.html").read_text()
     for i, name in enumerate(pages):
         (root / name).write_text(template.replace("24 hours", f"{i} hours"))
-    docs_server.root = root
+    server.root = root
+    return pages
+
+
+def test_worker_processes_give_the_same_archive(docs_server: FaultServer, tmp_path: Path, site_v1: Path) -> None:
+    """The multi-process path (big sites) produces byte-identical files to the in-process one."""
+    pages = serve_big_site(docs_server, tmp_path, site_v1)
     one = ArchiveRepo.open_or_init(tmp_path / "one")
     two = ArchiveRepo.open_or_init(tmp_path / "two")
     config = make_config(make_site(docs_server.url, pages=pages))
@@ -273,13 +279,7 @@ def test_the_sites_of_one_run_share_one_set_of_worker_processes(
     """Forking a pool per site cost ~0.3 s each: most of a no-change run of many small sites."""
     from archiver.run import worker
 
-    pages = [f"p{i}.html" for i in range(40)]
-    root = tmp_path / "big"
-    root.mkdir()
-    template = (site_v1 / "guide/auth.html").read_text()
-    for i, name in enumerate(pages):
-        (root / name).write_text(template.replace("24 hours", f"{i} hours"))
-    docs_server.root = root
+    pages = serve_big_site(docs_server, tmp_path, site_v1)
     sites = [make_site(docs_server.url, pages=pages, name=name) for name in ("a", "b", "c")]
     seen: list[frozenset[int]] = []
     with worker.pool_for_run(2) as pool:
