@@ -156,31 +156,32 @@ def page_paths(path: Path, site: str) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
-class ListedPage:
-    """One page a commit message lists: ``- guide/auth.md  https://x.org/guide/auth.html (why)``."""
+class MessagePage:
+    """One page a commit message lists: ``- guide/auth.md  https://x.org/guide/auth.html (reason)``."""
 
-    kind: str  # the list it is in: "Added", "Changed", "Moved" or "Removed"
+    kind: str  # the list it is in: "added", "changed", "moved" or "removed"
     path: str  # inside the site folder
     url: str
-    why: str  # the reason in brackets ("gone: HTTP 404", "no longer listed …"), or ""
+    reason: str  # the words in brackets ("gone: HTTP 404", "no longer listed …"), or ""
 
 
-_LISTS = ("Added", "Changed", "Moved", "Removed")
+_LISTS = {"Added:": "added", "Changed:": "changed", "Moved:": "moved", "Removed:": "removed"}
 
 
-def listed_pages(message: str) -> list[ListedPage]:
-    """The pages an archiver commit message lists under Added/Changed/Moved/Removed (see
-    ``run.commits.commit_message``); other messages list none."""
-    out: list[ListedPage] = []
+def message_pages(message: str) -> list[MessagePage]:
+    """The pages an archiver commit message lists under Added/Changed/Moved/Removed (the shape
+    ``run.commits.commit_message`` writes); other messages list none. The CLI and the report both
+    read removals, moves and old URLs from here."""
+    out: list[MessagePage] = []
     kind = ""
     for line in message.splitlines():
-        if line.endswith(":") and line[:-1] in _LISTS:
-            kind = line[:-1]
+        if line in _LISTS:
+            kind = _LISTS[line]
         elif kind and line.startswith("- "):
             name, sep, rest = line[2:].partition("  ")
             url, _, why = rest.partition(" (")
             if sep and url:
-                out.append(ListedPage(kind, name, url, why[:-1] if why.endswith(")") else why))
+                out.append(MessagePage(kind, name, url, why[:-1] if why.endswith(")") else why))
         else:
             kind = ""
     return out
@@ -221,18 +222,18 @@ def site_urls(path: Path, site: str) -> SiteUrls:
         number, _, line = rest.partition("\0")
         if number.isdigit() and int(number) <= 5:  # the front matter's line, not a page's own text
             paths.setdefault(line.removeprefix("source: ").strip(), name.removeprefix(f"HEAD:{site}/"))
-    for message in run_git(repo, "log", f"--format={_RECORD}%B", "--", f"{site}/").split(_RECORD)[1:]:
+    for message in messages(path, site).values():  # newest first
         base = base or trailer(message, "Source")
-        for listed in listed_pages(message):
+        for listed in message_pages(message):
             paths.setdefault(listed.url, listed.path)
     return SiteUrls(base, paths)
 
 
 def removal_reason(path: Path, sha: str, site: str, page: str) -> str:
     """Why commit ``sha`` removed ``<site>/<page>`` as its message says (``gone: HTTP 404``), or ""."""
-    for listed in listed_pages(commit_message(path, sha)):
-        if listed.path == page and listed.kind == "Removed":
-            return listed.why
+    for listed in message_pages(commit_message(path, sha)):
+        if listed.path == page and listed.kind == "removed":
+            return listed.reason
     return ""
 
 
@@ -322,8 +323,8 @@ def sections(
 def messages(path: Path, site: str) -> dict[str, str]:
     """The full message (subject, body, trailers) of every commit of ``<site>/``, by sha.
 
-    One ``git log --format=%H%n%B -- <site>/``; the report reads each removed page's reason and the
-    site's ``Source:`` from these.
+    One ``git log --format=%H%n%B -- <site>/``, newest first; :func:`message_pages` and
+    :func:`trailer` read them (each removed page's reason, old URLs, the site's ``Source:``).
     """
     repo = open_git(path)
     if not has_commits(repo):

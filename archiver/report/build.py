@@ -34,7 +34,6 @@ from archiver.report import feeds
 from archiver.report.sitedata import STATUS_WORD, Details, SiteData, anchor, history_file, short, version_file
 from archiver.report.snapshot import snapshot_page
 from archiver.report.views import history_page, index_page, timeline_page, version_page
-from archiver.report.words import page_notes, source_of
 
 __all__ = ["ReportResult", "anchor", "build_report", "summary_text"]
 
@@ -100,9 +99,9 @@ def build_report(
             site,
             snaps,
             {},
-            {sha: page_notes(site, m) for sha, m in messages.items()},
+            {sha: {f"{site}/{p.path}": p for p in history.message_pages(m)} for sha, m in messages.items()},
             history.file_blobs(where, site),
-            source_of(messages[snaps[0].sha]) if snaps and snaps[0].sha in messages else None,
+            history.trailer(messages[snaps[0].sha], "Source") if snaps and snaps[0].sha in messages else None,
             web_url,
         )
         new = _snapshot_pages(where, out / site, data, full)

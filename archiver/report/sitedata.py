@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from archiver.archive.history import MessagePage
 from archiver.models import FileStat, Snapshot
 from archiver.report.htmlpage import esc, href
-from archiver.report.words import PageNote, count, short_reason, tidy_section
+from archiver.report.words import count, short_reason, tidy_section
 
 STATUS_WORD = {"A": "added", "M": "changed", "D": "removed"}
 Details = dict[str, dict[str, Any]]  # repo path -> {"sections": [...], "source": url | None}
@@ -64,7 +65,7 @@ class SiteData:
     site: str
     snaps: list[Snapshot]
     details: dict[str, Details]  # sha -> what each file's change touched (sections, source URL)
-    notes: dict[str, dict[str, PageNote]]  # sha -> what its commit message says of each page
+    notes: dict[str, dict[str, MessagePage]]  # sha -> what its commit message says of each page
     blobs: dict[str, dict[str, tuple[str, str]]]  # sha -> path -> (blob before, blob after)
     base_url: str | None = None  # the site's base URL, from its newest commit's Source: trailer
     web_url: str | None = None  # a template such as https://git.example/commit/{sha}
@@ -96,7 +97,7 @@ class SiteData:
                 return note.url
         return None
 
-    def note(self, sha: str, path: str) -> PageNote | None:
+    def note(self, sha: str, path: str) -> MessagePage | None:
         return self.notes.get(sha, {}).get(path)
 
     def reason(self, sha: str, path: str) -> str:

@@ -1,14 +1,13 @@
-"""The report's words: dates as people read them, subjects and sections without Markdown, and what
-a commit's message says about each page (why a removed page went).
+"""The report's words: dates as people read them, subjects and sections without Markdown, and why
+a page went in a word or two.
 
-Pure functions of text; the commit message shape they read is the one :mod:`archiver.run.commits`
-writes (``Removed:`` then ``- path  url (reason)`` lines, a ``Source:`` trailer).
+Pure functions of text. What a commit's message says about each page is read by
+:func:`archiver.archive.history.message_pages`, for the report and the command line alike.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
 from archiver.archive.patch import FRONT_MATTER, TOP, WHOLE_PAGE
@@ -30,8 +29,6 @@ LONG_MONTHS = (
     "November",
     "December",
 )
-KINDS = {"Added": "added", "Changed": "changed", "Moved": "moved", "Removed": "removed"}
-_ENTRY = re.compile(r"\A- (?P<path>.+?)  (?P<url>\S*) ?(?:\((?P<why>.*)\))?\Z")
 _STAT = re.compile(r" \(\+\d+ −\d+\)\Z")
 _SPECIAL = {TOP: "top of page", FRONT_MATTER: "front matter", **{v: v.strip("()") for v in WHOLE_PAGE.values()}}
 
@@ -103,32 +100,3 @@ def short_reason(reason: str | None) -> str:
     if why.startswith(("no longer listed", "no page lists it")):
         return "unlisted"
     return why
-
-
-@dataclass(frozen=True, slots=True)
-class PageNote:
-    """What a commit's message says about one page: its kind, URL and reason (removed, moved)."""
-
-    kind: str  # added, changed, moved, removed
-    url: str
-    reason: str
-
-
-def page_notes(site: str, message: str) -> dict[str, PageNote]:
-    """The pages a commit message lists, by repository path (``docs/old.md``)."""
-    out: dict[str, PageNote] = {}
-    kind = ""
-    for line in message.splitlines():
-        if line.endswith(":") and line[:-1] in KINDS:
-            kind = KINDS[line[:-1]]
-        elif not line.strip():
-            kind = ""
-        elif kind and (m := _ENTRY.match(line)):
-            out[f"{site}/{m['path']}"] = PageNote(kind, m["url"], m["why"] or "")
-    return out
-
-
-def source_of(message: str) -> str | None:
-    """The site's base URL, from a commit's ``Source:`` trailer."""
-    found = re.findall(r"^Source: (\S+)$", message, re.M)
-    return found[-1] if found else None
