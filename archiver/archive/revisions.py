@@ -133,16 +133,17 @@ def _url_forms(base: str | None, page: str) -> list[str]:
     return forms
 
 
-def resolve_page(path: Path, site: str, page: str) -> str:
+def resolve_page(path: Path, site: str, page: str, urls: history.SiteUrls | None = None) -> str:
     """The path in the site folder of a page named any way it was known: its path there
     (``guide/auth.md``, also ``<site>/guide/auth.md``) or any URL form it had, absolute or relative to
-    the site (``/``, ``/index.html``, ``guide/auth.html`` as in ``pages:``), removed pages too."""
+    the site (``/``, ``/index.html``, ``guide/auth.html`` as in ``pages:``), removed pages too.
+    ``urls``: the site's :func:`~archiver.archive.history.site_urls`, if the caller has read them."""
     site_commits(path, site)  # the site itself must exist first
     known = page_paths(path, site)
     wanted = page.removeprefix(f"{site}/").lstrip("/")
     if wanted in known:
         return wanted
-    urls = history.site_urls(path, site)
+    urls = urls or history.site_urls(path, site)
     base = urls.base_url
     if page in urls.paths:
         return urls.paths[page]

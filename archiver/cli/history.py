@@ -241,9 +241,10 @@ def history_cmd(
     """
     with command(verbose):
         repo = layout.repo_of(repo, site)
-        rel = revisions.resolve_page(repo, site, page)
+        urls = history.site_urls(repo, site)  # (read once: to find the page, and for its URL in the title)
+        rel = revisions.resolve_page(repo, site, page, urls)
         versions = history.page_versions(repo, site, rel)[::-1]
-        url = next((u for u, p in history.site_urls(repo, site).paths.items() if p == rel), None)
+        url = next((u for u, p in urls.paths.items() if p == rel), None)
         lines: list[Text] = []
         for v in versions:
             what = STATUS_WORD.get(v.status, v.status)
