@@ -19,6 +19,7 @@ _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 TOP = "(top of page)"
 FRONT_MATTER = "(front matter)"
 WHOLE_PAGE = {"A": "(new page)", "D": "(page removed)"}
+_SPECIAL = {TOP: "top of page", FRONT_MATTER: "front matter", **{v: v.strip("()") for v in WHOLE_PAGE.values()}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,3 +247,16 @@ def pair_changes(lines: list[Line]) -> dict[int, list[Segment]]:
             if pair:
                 out[start + k], out[plus + k] = pair
     return out
+
+
+def section_words(section: str) -> str:
+    """A section as a reader says it, on the command line and in the report: a Markdown heading
+    without its markup (``## `Client.get` *options*`` → ``Client.get options``), or the words of a
+    special place (``top of page``, ``new page``)."""
+    if section in _SPECIAL:
+        return _SPECIAL[section]
+    text = re.sub(r"\A#+[ \t]*", "", section.strip())
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links and images: their text
+    text = re.sub(r"\\([!-/:-@\[-`{-~])", "\x00\\1", text)  # escaped punctuation stays
+    text = re.sub(r"`+|(?<![\w\x00])[*_]{1,3}(?=\S)|(?<=\S)(?<!\x00)[*_]{1,3}(?!\w)", "", text)
+    return re.sub(r"\s+", " ", text.replace("\x00", "")).strip() or section.strip()

@@ -15,6 +15,7 @@ import typer
 from rich.text import Text
 
 from archiver.archive import history, layout, revisions
+from archiver.archive.patch import section_words
 from archiver.cli.common import (
     ConfigOpt,
     NoPagerOpt,
@@ -57,11 +58,6 @@ def _site_of(snap: Snapshot) -> str:
     return snap.files[0].path.split("/", 1)[0] if snap.files else ""
 
 
-def _heading(head: str) -> str:
-    """A Markdown heading as a reader says it: ``## Errors`` → ``Errors``."""
-    return head.lstrip("#").strip() or head
-
-
 def _fit(text: Text) -> Text:
     """One line: cut to the terminal's width with an ellipsis (off a terminal, lines are whole)."""
     if out.is_terminal:
@@ -89,7 +85,7 @@ def change_lines(snap: Snapshot, site: str, found: dict[str, list[str]], indent:
     for f in snap.files:
         if f.status == "M":
             rel = f.path.removeprefix(prefix)
-            heads = ", ".join(dict.fromkeys(_heading(h) for h in found.get(rel, []))) or "(no headings)"
+            heads = ", ".join(dict.fromkeys(section_words(h) for h in found.get(rel, []))) or "(no headings)"
             lines.append(_fit(Text(f"{indent}{rel}: {one_line(heads)}")))
     for names, one, many, style in (
         (added, "new page", "new pages", "green"),

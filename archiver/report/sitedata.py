@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from archiver.archive.history import MessagePage
+from archiver.archive.patch import section_words
 from archiver.models import FileStat, Snapshot
 from archiver.report.htmlpage import esc, href
-from archiver.report.words import count, short_reason, tidy_section
+from archiver.report.words import count, short_reason
 
 STATUS_WORD = {"A": "added", "M": "changed", "D": "removed"}
 Details = dict[str, dict[str, Any]]  # repo path -> {"sections": [...], "source": url | None}
@@ -84,7 +85,7 @@ class SiteData:
         return [p for p, vs in self.versions().items() if vs[0].stat.status != "D"]
 
     def sections(self, sha: str, path: str) -> list[str]:
-        return [tidy_section(s) for s in self.details.get(sha, {}).get(path, {}).get("sections", [])]
+        return [section_words(s) for s in self.details.get(sha, {}).get(path, {}).get("sections", [])]
 
     def source(self, path: str) -> str | None:
         """The page's URL: from its newest version's front matter, else from a commit message."""

@@ -1,16 +1,15 @@
-"""The report's words: dates as people read them, subjects and sections without Markdown, and why
-a page went in a word or two.
+"""The report's words: dates as people read them, subjects without their line counts, and why a
+page went in a word or two.
 
 Pure functions of text. What a commit's message says about each page is read by
-:func:`archiver.archive.history.message_pages`, for the report and the command line alike.
+:func:`archiver.archive.history.message_pages`, and a section said as words by
+:func:`archiver.archive.patch.section_words`, for the report and the command line alike.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-
-from archiver.archive.patch import FRONT_MATTER, TOP, WHOLE_PAGE
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 LONG_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -30,7 +29,6 @@ LONG_MONTHS = (
     "December",
 )
 _STAT = re.compile(r" \(\+\d+ −\d+\)\Z")
-_SPECIAL = {TOP: "top of page", FRONT_MATTER: "front matter", **{v: v.strip("()") for v in WHOLE_PAGE.values()}}
 
 
 def _date(iso: str) -> datetime:
@@ -77,17 +75,6 @@ def headline(site: str, subject: str) -> str:
     """A commit subject as a title on the site's own pages: no ``docs:`` prefix, no line counts
     (they are shown apart, without ``+0``/``−0``)."""
     return _STAT.sub("", subject.removeprefix(f"{site}: ")) or subject
-
-
-def tidy_section(section: str) -> str:
-    """A Markdown heading as words: ``## `Client.get` *options*`` → ``Client.get options``."""
-    if section in _SPECIAL:
-        return _SPECIAL[section]
-    text = re.sub(r"\A#+[ \t]*", "", section.strip())
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links and images: their text
-    text = re.sub(r"\\([!-/:-@\[-`{-~])", "\x00\\1", text)  # escaped punctuation stays
-    text = re.sub(r"`+|(?<![\w\x00])[*_]{1,3}(?=\S)|(?<=\S)(?<!\x00)[*_]{1,3}(?!\w)", "", text)
-    return re.sub(r"\s+", " ", text.replace("\x00", "")).strip() or section.strip()
 
 
 def short_reason(reason: str | None) -> str:
