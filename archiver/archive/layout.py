@@ -51,9 +51,16 @@ def repo_of(root: Path, site: str) -> Path:
     return root
 
 
-def site_root(root: Path, site: str, per_site: bool) -> Path:
-    """Where a run writes ``site``: ``root`` (single) or ``root/<site>`` (per-site), after checking
-    that the folder is of the layout the config says."""
+def site_meta(repo: Path) -> Path:
+    """Where archiver keeps its own files (state, bodies, lock) in the repository at ``repo``, also
+    before that repository exists: ``.git/archiver/``, as :class:`ArchiveRepo` opens it."""
+    return repo / ".git" / "archiver"
+
+
+def prepare(root: Path, per_site: bool) -> None:
+    """Check that the archive folder ``root`` is of the layout the config says before a run writes
+    into it; for ``per-site``, make it (with its ``.archiver/``) if it is new. Each site's repository
+    is then ``root`` (single) or ``root/<site>`` (per-site), made by ``ArchiveRepo.open_or_init``."""
     if per_site and (root / ".git").exists():
         raise StoreError(
             f"{root} is one repository for every site, but sites.yaml says layout: per-site: "
@@ -65,7 +72,7 @@ def site_root(root: Path, site: str, per_site: bool) -> Path:
             "add layout: per-site to sites.yaml, or pass --repo another folder"
         )
     if not per_site:
-        return root
+        return
     if root.exists() and not root.is_dir():
         raise StoreError(f"{root} is a file, not a folder: pass --repo a folder for the archive")
     marked = (root / META).is_dir() or is_per_site(root)
@@ -79,4 +86,3 @@ def site_root(root: Path, site: str, per_site: bool) -> Path:
         (root / META).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"{root}: cannot create the archive folder: {exc.strerror or exc}") from exc
-    return root / site

@@ -63,7 +63,7 @@ def init(
             out.print(f"wrote {printable(str(config))}: edit it to list the docs you want to track")
         per_site = load_config(config).per_site
         if per_site:  # a folder for the site repositories that archiver run makes
-            layout.site_root(repo, "", True)
+            layout.prepare(repo, True)
         else:
             ArchiveRepo.open_or_init(repo)
         what = "archive folder (one repository per site)" if per_site else "archive repository"
@@ -147,7 +147,7 @@ def status(
         cfg = load_config(config)
         if cfg.per_site:  # each site's state in its own repository; the daemon's schedule beside them
             meta = repo / layout.META
-            stores = {s.name: StateStore(repo / s.name / ".git" / "archiver" / "state") for s in cfg.sites}
+            stores = {s.name: StateStore(layout.site_meta(repo / s.name) / "state") for s in cfg.sites}
             if not repo.is_dir():
                 raise StoreError(f"{repo}: no archive here (archiver run creates it)")
         else:

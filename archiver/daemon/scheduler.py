@@ -95,7 +95,7 @@ class Daemon:
         self.report = report  # overrides the config's report:
         self._reports = ReportKeeper(repo_path)
         self.config: Config | None = None
-        self._meta = repo_path / ".git" / "archiver"
+        self._meta = layout.site_meta(repo_path)
         self._mtime: int | None = None
         self._schedules: dict[str, tuple[str, float]] = {}
         self._config_lock = threading.RLock()
@@ -109,11 +109,11 @@ class Daemon:
     def start(self) -> None:
         """Load the config (ConfigError), open or create the archive (StoreError), schedule the sites."""
         config, mtime, report = self._load()
+        layout.prepare(self.repo_path, config.per_site)
         if config.per_site:  # a folder of site repositories: the daemon's own files beside them
-            layout.site_root(self.repo_path, "", True)  # (checks the folder, makes it and its .archiver/)
             self._meta = self.repo_path / layout.META
         else:
-            self._meta = ArchiveRepo.open_or_init(layout.site_root(self.repo_path, "", False)).meta
+            self._meta = ArchiveRepo.open_or_init(self.repo_path).meta
         with self._config_lock:
             self._apply(config, mtime)
         self._scheduler.start()
@@ -221,7 +221,7 @@ class Daemon:
         for name, (schedule, jitter) in wanted.items():
             if self._schedules.get(name) == (schedule, jitter):
                 continue
-            meta = self.repo_path / name / ".git" / "archiver" if config.per_site else self._meta
+            meta = layout.site_meta(self.repo_path / name) if config.per_site else self._meta
             finished = StateStore(meta / "state").load(name).last_run.get("finished")
             last = datetime.fromisoformat(finished) if isinstance(finished, str) else None
             self._scheduler.add_job(
@@ -259,7 +259,7 @@ class Daemon:
             if config.per_site:  # the site's own repository (made by its first run), in a folder that must exist
                 if not self.repo_path.is_dir():
                     raise StoreError(f"{self.repo_path}: the archive folder is gone")
-                repo = ArchiveRepo.open_or_init(layout.site_root(self.repo_path, name, True), config.identity)
+                repo = ArchiveRepo.open_or_init(self.repo_path / name, config.identity)
                 config = config.for_site(site)
             else:  # not open_or_init: a deleted archive is an error
                 repo = ArchiveRepo.open(self.repo_path, config.identity)

@@ -115,14 +115,15 @@ def archive_into(
             push_backoff=push_backoff,
         )
 
+    layout.prepare(root, config.per_site)
     if not config.per_site:
-        return one(config, ArchiveRepo.open_or_init(layout.site_root(root, "", False), config.identity), chosen)
+        return one(config, ArchiveRepo.open_or_init(root, config.identity), chosen)
     reports: list[SiteReport] = []
     pushes: dict[str, PushResult] = {}
     for site in chosen:
         if stop is not None and stop.is_set():
             break
-        repo = ArchiveRepo.open_or_init(layout.site_root(root, site.name, True), config.identity)
+        repo = ArchiveRepo.open_or_init(root / site.name, config.identity)
         run = one(config.for_site(site), repo, [site])
         reports += run.sites
         if run.push is not None:
