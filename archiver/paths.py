@@ -19,6 +19,7 @@ The rule (also in the README):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import posixpath
 import re
@@ -69,6 +70,7 @@ def _segments(base_url: str, url: str) -> tuple[list[str], bool]:
     return segments, directory or not segments
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a run asks it of each URL several times (plan, apply, moves)
 def page_key(base_url: str, url: str) -> str:
     """What makes two URLs one page: ``guide/``, ``guide/index.html`` and ``guide/index.htm`` share it.
 
@@ -85,6 +87,7 @@ def page_key(base_url: str, url: str) -> str:
     return "/".join(canon) + (f"?{query}" if query else "")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def relative_path(base_url: str, url: str) -> str:
     """The natural file path of ``url`` inside its site's folder (before clash resolution).
 

@@ -73,12 +73,12 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, timeout
 
 
 @contextmanager
-def nginx(docroot: Path, work: Path) -> Iterator[int]:
-    """Serve docroot on a free port of 127.0.0.1; yield the port; stop nginx on exit, error or not."""
+def nginx(docroot: Path, work: Path, port: int | None = None) -> Iterator[int]:
+    """Serve docroot on 127.0.0.1 (a free port unless given); yield the port; stop nginx on exit, error or not."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (work / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     conf = work / "nginx.conf"
     conf.write_text(NGINX_CONF.format(work=work.resolve(), port=port, docroot=docroot.resolve()))
     log = work / "stderr.log"

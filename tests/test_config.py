@@ -257,3 +257,38 @@ def test_config_messages_speak_yaml_not_pydantic(text: str, expected: str) -> No
         parse_config(text, "x.yaml")
     assert expected in str(caught.value)
     assert "Input should" not in str(caught.value) and "instance of" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "a/b.html",
+        "guide/",
+        "x",
+        "deep/er/index.html",
+        "c++/std.html",
+        "a~b/c-d_e.htm",
+        "../up.html",
+        "./here.html",
+        "a/../b.html",
+        "a/./b",
+        "%2e%2e/x",
+        "?q=1",
+        "#frag",
+        "/abs/x.html",
+        "//other.host/x",
+        "http://other/x",
+        "a//b",
+        ".hidden/x",
+        "a b.html",
+        "é.html",
+        "a:b",
+    ],
+)
+@pytest.mark.parametrize("base", ["https://x.org/docs/", "https://x.org/", "https://x.org/docs", "https://x.org/d/i?"])
+def test_join_page_is_urljoin(base: str, page: str) -> None:
+    from urllib.parse import urljoin
+
+    from archiver.config.models import join_page
+
+    assert join_page(base, page) == urljoin(base, page)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
 import time
+import zlib
 
 import pytest
 from helpers import FaultServer
@@ -140,3 +142,64 @@ def test_backoff_grows_and_is_jittered() -> None:
     samples = [backoff_seconds(3, 0.5) for _ in range(50)]
     assert all(2.0 <= s < 6.0 for s in samples)  # 0.5 × 2³ = 4, jitter ×[0.5, 1.5)
     assert len(set(samples)) > 1
+
+
+PAGE = b"<main><h1>Compressed</h1><p>" + b"The same sentence again and again. " * 200 + b"</p></main>"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "pack"),
+    [
+        ("gzip", lambda b: gzip.compress(b)),
+        ("x-gzip", lambda b: gzip.compress(b)),
+        ("deflate", lambda b: zlib.compress(b)),  # zlib-wrapped, as RFC 9110 says
+        ("deflate", lambda b: zlib.compress(b, wbits=-15)),  # raw, as some servers send it
+        ("identity", lambda b: b),
+    ],
+)
+def test_compressed_bodies_are_decoded(docs_server: FaultServer, encoding: str, pack: object) -> None:
+    docs_server.set_page("/packed", pack(PAGE), "text/html", 200, **{"Content-Encoding": encoding})  # type: ignore[operator]
+    page = fetch(docs_server.url + "packed")
+    assert page.body == PAGE
+    _, headers = docs_server.request_headers[-1]
+    assert headers["Accept-Encoding"] == "gzip, deflate"
+
+
+def test_a_small_gzip_that_unpacks_over_the_cap_is_refused(docs_server: FaultServer) -> None:
+    bomb = gzip.compress(b"\0" * 5_000_000)  # ~5 KB on the wire
+    docs_server.set_page("/bomb", bomb, "text/html", 200, **{"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match="over the 1000000-byte cap"):
+        fetch(docs_server.url + "bomb", max_bytes=1_000_000)
+
+
+def test_a_corrupt_gzip_body_is_a_fetch_error(docs_server: FaultServer) -> None:
+    docs_server.set_page("/corrupt", b"\x1f\x8b\x08\x00garbage" * 20, "text/html", 200, **{"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match="not valid gzip"):
+        fetch(docs_server.url + "corrupt")
+
+
+def test_an_encoding_not_asked_for_is_left_to_httpx(docs_server: FaultServer) -> None:
+    docs_server.set_page("/odd", b"as sent", "text/plain", 200, **{"Content-Encoding": "x-unheard-of"})
+    page = fetch(docs_server.url + "odd")
+    assert page.status_code == 200 and page.body == b"as sent"  # httpx passes what it cannot decode
+
+
+def test_a_relative_redirect_chain_is_followed_with_the_validators(docs_server: FaultServer) -> None:
+    docs_server.set_page("/hop1", b"", "text/html", 301, **{"Location": "hop2"})
+    docs_server.set_page("/hop2", b"moved", "text/html", 302, **{"Location": "/index.html"})
+    page = fetch(docs_server.url + "hop1", etag='"v1"')
+    assert page.status_code == 200 and page.final_url == docs_server.url + "index.html"
+    assert [p for p, _ in docs_server.request_headers] == ["/hop1", "/hop2", "/index.html"]
+    assert all(h.get("If-None-Match") == '"v1"' for _, h in docs_server.request_headers)
+
+
+def test_a_redirect_off_http_is_refused(docs_server: FaultServer) -> None:
+    docs_server.set_page("/ftp", b"", "text/html", 301, **{"Location": "ftp://127.0.0.1/file"})
+    with pytest.raises(FetchError, match="non-http"):
+        fetch(docs_server.url + "ftp")
+
+
+def test_a_url_with_spaces_and_non_ascii_is_sent_percent_encoded(docs_server: FaultServer) -> None:
+    page = fetch(docs_server.url + "guide/no such é.html")
+    assert page.status_code == 404
+    assert docs_server.request_headers[-1][0] == "/guide/no%20such%20%C3%A9.html"

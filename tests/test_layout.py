@@ -27,6 +27,7 @@ LAYERS: list[set[str]] = [
 # outside library (top-level name or dotted prefix) -> where it may be imported (units or modules)
 OWNERS: dict[str, set[str]] = {
     "httpx": {"fetch"},
+    "httpcore": {"fetch"},
     "git": {"archive"},
     "typer": {"cli"},
     "rich": {"cli"},

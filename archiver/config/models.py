@@ -82,6 +82,23 @@ def _selector_error(selectors: list[str]) -> tuple[int, str] | None:
     return None
 
 
+# a listed page that is a plain relative path (no scheme, query, fragment, %-escape or dot segment)
+_PLAIN_PAGE = re.compile(r"[A-Za-z0-9_~+-][A-Za-z0-9_~+./-]*")
+
+
+def _plain_join(base_url: str, page: str) -> str | None:
+    """``urljoin(base_url, page)`` when that is just the two strung together (nearly every listed
+    page of a big site), else None; 20,000 urljoin calls cost a no-change run ~0.3 s twice over."""
+    if base_url.endswith("/") and _PLAIN_PAGE.fullmatch(page) and "/." not in page and "//" not in page:
+        return base_url + page
+    return None
+
+
+def join_page(base_url: str, page: str) -> str:
+    """A listed page as an absolute URL (what ``urljoin`` gives, faster for plain paths)."""
+    return _plain_join(base_url, page) or urljoin(base_url, page)
+
+
 def _resolved_path(url: str) -> str:
     """The URL's path with dot segments resolved, also percent-encoded ones (as a server might)."""
     path = re.sub("%2e", ".", urlsplit(url).path, flags=re.IGNORECASE)
@@ -222,6 +239,8 @@ class Site(_Frozen):
     def _pages_under_base(self) -> Site:
         base_path = urlsplit(self.base_url).path
         for i, page in enumerate(self.pages):
+            if _plain_join(self.base_url, page) is not None:
+                continue  # under base_url by construction, and no way to add credentials or a host
             url = urljoin(self.base_url, page)
             try:
                 _check_http_url(url, "page")  # first: a URL with credentials must not be shown
@@ -233,7 +252,7 @@ class Site(_Frozen):
 
     def page_urls(self) -> list[str]:
         """The explicitly listed pages as absolute URLs, in order, without duplicates."""
-        return list(dict.fromkeys(urljoin(self.base_url, p) for p in self.pages))
+        return list(dict.fromkeys(join_page(self.base_url, p) for p in self.pages))
 
     @property
     def discovers(self) -> bool:

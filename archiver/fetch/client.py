@@ -4,6 +4,11 @@ One :class:`Fetcher` per site per process. ``fetch`` returns a :class:`FetchedPa
 definitive answer (200, 304, 404, 410) and raises :class:`FetchError` for everything else, after
 retrying what may be transient (connection errors, timeouts, 429, 5xx) with exponential backoff
 and jitter, honouring ``Retry-After``.
+
+A request goes straight to the httpx client's own connection pool (httpcore), redirects followed
+here; only a body in an encoding we did not ask for is asked again through the client. httpx's request and
+response models cost ~0.4 ms of CPU per request, a third of what a conditional GET answered 304
+costs in all, and a plain answer needs nothing they add.
 """
 
 from __future__ import annotations
@@ -15,9 +20,13 @@ import logging
 import random
 import ssl
 import time
+import zlib
+from collections.abc import AsyncIterator
 from types import TracebackType
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from archiver import __version__
@@ -32,6 +41,8 @@ DEFINITIVE = frozenset({200, 304, 404, 410})
 MAX_RETRY_AFTER = 120.0  # seconds; a server asking for longer gets a failed page, not a stalled run
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 @functools.cache
@@ -87,15 +98,32 @@ class Fetcher:
         self.retries = retries
         self.max_bytes = max_bytes
         self.backoff_base = backoff_base
+        self.max_redirects = max_redirects
+        agent = user_agent or USER_AGENT
+        connections = concurrency * 4
+        transport = httpx.AsyncHTTPTransport(
+            verify=tls_context(),
+            trust_env=False,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
         self._client = httpx.AsyncClient(
+            transport=transport,
             follow_redirects=True,
             max_redirects=max_redirects,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=concurrency * 4, max_keepalive_connections=concurrency * 4),
-            headers={"User-Agent": user_agent or USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": agent, "Accept-Encoding": ACCEPT_ENCODING},
             trust_env=False,
-            verify=tls_context(),
         )
+        # the same pool the client uses (so one set of keep-alive connections); None if a future
+        # httpx hides it, and then every request takes the client's path
+        pool = getattr(transport, "_pool", None)
+        self._pool = pool if isinstance(pool, httpcore.AsyncConnectionPool) else None
+        self._headers = [
+            (b"User-Agent", agent.encode("latin-1", "replace")),
+            (b"Accept", b"*/*"),
+            (b"Accept-Encoding", ACCEPT_ENCODING.encode()),
+        ]
+        self._timeouts = {"connect": min(timeout, 10.0), "read": timeout, "write": timeout, "pool": timeout}
         self._host_slots: dict[str, asyncio.Semaphore] = {}
         self._host_next: dict[str, float] = {}
         self._host_locks: dict[str, asyncio.Lock] = {}
@@ -163,13 +191,15 @@ class Fetcher:
                 return page, retry_after, ""
             except TimeoutError:
                 return None, None, f"{url}: timed out after {self.timeout * 2:.0f} s"
-            except httpx.ConnectError as exc:
+            except (httpx.ConnectError, httpcore.ConnectError) as exc:
                 return None, None, f"{UNREACHABLE} {host} ({_connect_reason(exc)})"
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 return None, None, f"{url}: {_describe(exc)}"
+            except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.RemoteProtocolError) as exc:
+                return None, None, f"{url}: {_describe(exc)}"
             except httpx.TooManyRedirects as exc:
                 raise FetchError(f"{url}: too many redirects ({exc})") from exc
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
                 raise FetchError(f"{url}: {_describe(exc)}") from exc
 
     def _retry_wait(self, attempt: int, error: str, retry_after: float | None) -> float:
@@ -185,6 +215,78 @@ class Fetcher:
         return wait
 
     async def _get(self, url: str, headers: dict[str, str]) -> tuple[FetchedPage, float | None]:
+        if self._pool is not None:
+            direct = await self._get_direct(url, headers)
+            if direct is not None:
+                return direct
+        return await self._get_via_client(url, headers)
+
+    async def _get_direct(self, url: str, headers: dict[str, str]) -> tuple[FetchedPage, float | None] | None:
+        """The answer straight from the connection pool, redirects followed; None if it needs the
+        client (an encoding we did not ask for)."""
+        assert self._pool is not None
+        sent = self._headers + [(k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
+        target = _wire_form(url)
+        for _hop in range(self.max_redirects + 1):
+            async with self._pool.stream(
+                b"GET", target.encode(), headers=sent, extensions={"timeout": self._timeouts}
+            ) as resp:
+                h = httpx.Headers(resp.headers)
+                decoder = _decoder(h.get("Content-Encoding", "identity").strip().lower())
+                location = h.get("Location") if resp.status in REDIRECTS else None
+                if location is not None or decoder is False:
+                    async for _chunk in resp.aiter_stream():  # read it all: the connection stays usable
+                        pass
+                else:
+                    body = await self._read_direct(target, h, resp.aiter_stream(), decoder)
+            if decoder is False:
+                return None
+            if location is None:
+                break
+            target = _wire_form(urljoin(target, location.strip()))
+            if urlsplit(target).scheme not in ("http", "https"):
+                raise FetchError(f"{url}: redirected to a non-http(s) URL {target}")
+        else:
+            raise FetchError(f"{url}: too many redirects (more than {self.max_redirects})")
+        if h.get("cf-mitigated", "").lower() == "challenge":
+            raise FetchError(f"{url}: answered with a bot challenge (cf-mitigated: challenge), not the page")
+        page = FetchedPage(
+            url,
+            target,
+            resp.status,
+            h.get("Content-Type", ""),
+            body if resp.status == 200 else b"",
+            h.get("ETag"),
+            h.get("Last-Modified"),
+        )
+        return page, retry_after_seconds(h.get("Retry-After"))
+
+    async def _read_direct(
+        self, url: str, h: httpx.Headers, chunks: AsyncIterator[bytes], decoder: Any | None
+    ) -> bytes:
+        """The body, decoded, within ``max_bytes`` (raw and decoded both: a small gzip bomb is caught)."""
+        declared = h.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise FetchError(f"{url}: body of {int(declared)} bytes is over the {self.max_bytes}-byte cap")
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in chunks:
+            if decoder is not None:
+                try:
+                    chunk = decoder.decompress(chunk, self.max_bytes + 1 - size)
+                except zlib.error as exc:
+                    raise FetchError(f"{url}: body is not valid {h.get('Content-Encoding')} ({exc})") from exc
+                if decoder.unconsumed_tail:  # more output than the cap leaves room for
+                    size = self.max_bytes + 1
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise FetchError(f"{url}: body is over the {self.max_bytes}-byte cap; not stored")
+            parts.append(chunk)
+        if decoder is not None:
+            parts.append(decoder.flush())
+        return b"".join(parts)
+
+    async def _get_via_client(self, url: str, headers: dict[str, str]) -> tuple[FetchedPage, float | None]:
         async with self._client.stream("GET", url, headers=headers) as resp:
             final_url = str(resp.url)
             if final_url != url and urlsplit(final_url).scheme not in ("http", "https"):
@@ -234,7 +336,54 @@ _REASONS = (
 )
 
 
-def _connect_reason(exc: httpx.ConnectError) -> str:
+_UNSAFE = frozenset(' "<>\\^`{|}')
+
+
+def _wire_form(url: str) -> str:
+    """The URL as it goes on the wire: as it is when plain ASCII (nearly always), else as httpx
+    percent-encodes it (spaces, non-ASCII paths, IDNA hosts)."""
+    if url.isascii() and url.isprintable() and not _UNSAFE.intersection(url):
+        return url
+    return str(httpx.URL(url))
+
+
+def _decoder(encoding: str) -> Any | None | bool:
+    """A zlib decompressor for a Content-Encoding we asked for, None for none, False for any other
+    (left to httpx, which knows more of them)."""
+    if encoding in ("identity", ""):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return _Deflate()
+    return False
+
+
+class _Deflate:
+    """``deflate`` as servers send it: zlib-wrapped as the RFC says, or raw as some do."""
+
+    def __init__(self) -> None:
+        self._d = zlib.decompressobj()
+        self._first = True
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._d.unconsumed_tail
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._first:
+            self._first = False
+            try:
+                return self._d.decompress(data, max_length)
+            except zlib.error:
+                self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._d.decompress(data, max_length)
+
+    def flush(self) -> bytes:
+        return self._d.flush()
+
+
+def _connect_reason(exc: httpx.ConnectError | httpcore.ConnectError) -> str:
     """Why a connection failed, in a few words (the OS's message, less its errno)."""
     text = str(exc)
     for needle, reason in _REASONS:
@@ -243,7 +392,7 @@ def _connect_reason(exc: httpx.ConnectError) -> str:
     return text or type(exc).__name__
 
 
-def _describe(exc: httpx.HTTPError) -> str:
+def _describe(exc: Exception) -> str:
     name = type(exc).__name__
     text = str(exc)
     return f"{name}: {text}" if text else name
