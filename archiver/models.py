@@ -31,6 +31,7 @@ class FetchedPage:
     body: bytes = b""
     etag: str | None = None
     last_modified: str | None = None
+    vary: str = ""  # the Vary header (a server that negotiates Markdown says "Accept")
 
     @property
     def not_modified(self) -> bool:
@@ -54,6 +55,9 @@ class PageJob:
     prefetched: FetchedPage | None = None  # the crawl already fetched it: don't ask again
     conditional: bool = True  # send the validators above (False: revalidate, or a host whose validators lie)
     listed: bool = True  # False: discovery no longer finds it; fetched by its URL until it is removed
+    twin_url: str | None = None  # ask the page's Markdown twin here first (None: the HTML only)
+    twin_accept: bool = False  # the twin is the page's URL asked with Accept: text/markdown
+    twin_link: bool = False  # the twin is where the page's HTML links to (rel="alternate"): read it first
 
 
 class OutcomeKind(enum.StrEnum):
@@ -84,6 +88,7 @@ class PageOutcome:
     content_type: str | None = None
     body: bytes | None = None  # the raw body, while it is still in the worker (see without_body)
     blocks: tuple[str, ...] | None = None  # prints of its blocks that could be chrome (convert/chrome.py)
+    twin_url: str | None = None  # the twin it came from, or (HTML) where the page links to its Markdown
 
     def without_body(self) -> PageOutcome:
         return dataclasses.replace(self, body=None)

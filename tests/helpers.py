@@ -29,6 +29,22 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 class FaultHandler(StaticHandler):
     """The static site plus routes that misbehave on purpose (see ``route``)."""
 
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+        """Only negotiated pages answer a HEAD (with the type a GET would get); the rest say 405."""
+        path = self.path.split("?", 1)[0]
+        server: FaultServer = self.server  # type: ignore[assignment]
+        server.heads.append((path, dict(self.headers)))
+        if path not in server.negotiated:
+            self.send_response(405)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        markdown = "text/markdown" in self.headers.get("Accept", "")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/markdown; charset=utf-8" if markdown else "text/html; charset=utf-8")
+        self.send_header("Vary", "Accept")
+        self.end_headers()
+
     def route(self) -> bool:
         path = self.path.split("?", 1)[0]
         server: FaultServer = self.server  # type: ignore[assignment]
@@ -37,6 +53,13 @@ class FaultHandler(StaticHandler):
         if path in server.overrides:
             status, body, ctype, headers = server.overrides[path]
             self.send_body(status, body, ctype, headers)
+            return True
+        if path in server.negotiated:  # Markdown for Accept: text/markdown, else HTML; says it varies
+            html, markdown = server.negotiated[path]
+            if "text/markdown" in self.headers.get("Accept", ""):
+                self.send_body(200, markdown, "text/markdown; charset=utf-8", {"Vary": "Accept"})
+            else:
+                self.send_body(200, html, "text/html; charset=utf-8", {"Vary": "Accept"})
             return True
         if path.startswith("/status/"):
             code = int(path.rsplit("/", 1)[1])
@@ -105,6 +128,8 @@ class FaultServer(StaticServer):
         self.hits: dict[str, int] = {}
         self.request_headers: list[tuple[str, dict[str, str]]] = []
         self.overrides: dict[str, tuple[int, bytes, str, dict[str, str]]] = {}
+        self.negotiated: dict[str, tuple[bytes, bytes]] = {}
+        self.heads: list[tuple[str, dict[str, str]]] = []
 
     def set_page(self, path: str, body: bytes, ctype: str = "text/html", status: int = 200, **headers: str) -> None:
         """Answer ``path`` with a fixed response (overrides the files)."""

@@ -37,7 +37,8 @@ class PageState:
     failures: int = 0  # consecutive failed runs
     gone: int = 0  # consecutive runs answering 404/410, or missing from the site's page list
     path: str | None = None  # the file it is archived in (differs from the URL's own after a move)
-    twin: bool = False  # archived from its Markdown twin (prefer_markdown)
+    twin: bool = False  # archived from its Markdown twin (source: markdown, or auto and the site has them)
+    twin_url: str | None = None  # the twin it was archived from, or (HTML) the Markdown its page links to
     content_type: str | None = None  # of the last body (to re-render it from the stored copy)
     links: list[str] | None = None  # the page's links when last fetched (a crawl's 304 reuses them)
     error: str | None = None  # the last error, while failing
@@ -70,6 +71,9 @@ class SiteState:
     chrome: dict[str, str] = field(default_factory=dict)
     # hosts caught answering 304 for a page that had changed: asked without validators from then on
     untrusted: list[str] = field(default_factory=list)
+    # where the site's pages are taken from (run/sources.py): {"mode": "markdown" | "html", "how":
+    # "suffix" | "link" | "accept" | "", "checked": when it was last looked at (Unix time)}
+    source: dict[str, Any] = field(default_factory=dict)
 
     def forget_validators(self, paths: set[str]) -> None:
         """The pages archived in ``paths`` are fetched in full next (say, recovery kept what a killed
@@ -89,6 +93,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "gone": (int,),
     "path": (str, type(None)),
     "twin": (bool,),
+    "twin_url": (str, type(None)),
     "content_type": (str, type(None)),
     "links": (list, type(None)),
     "error": (str, type(None)),
@@ -149,7 +154,23 @@ def _site_state(raw: dict[str, Any]) -> tuple[SiteState, int]:
     raw_untrusted = raw.get("untrusted", [])
     untrusted = [h for h in raw_untrusted if isinstance(h, str)] if isinstance(raw_untrusted, list) else []
     dropped += (len(raw_untrusted) if isinstance(raw_untrusted, list) else 1) - len(untrusted)
-    site = SiteState(rules=rules, pages=pages, last_run=last_run, strays=strays, chrome=chrome, untrusted=untrusted)
+    source = raw.get("source", {})
+    if not (
+        isinstance(source, dict)
+        and source.get("mode", "html") in ("html", "markdown")
+        and source.get("how", "") in ("", "suffix", "link", "accept")
+        and type(source.get("checked", 0.0)) in (int, float)
+    ):
+        source, dropped = {}, dropped + 1  # looked at again on this run
+    site = SiteState(
+        rules=rules,
+        pages=pages,
+        last_run=last_run,
+        strays=strays,
+        chrome=chrome,
+        untrusted=untrusted,
+        source=source,
+    )
     return site, dropped
 
 
@@ -200,6 +221,7 @@ class StateStore:
             "strays": dict(sorted(state.strays.items())),
             "chrome": dict(sorted(state.chrome.items())),
             "untrusted": sorted(state.untrusted),
+            "source": state.source,
         }
         # one line per page, by json's C encoder (indent= would take its pure-Python one: 20,000
         # pages cost seconds), so the file stays readable and diffable line by line
@@ -267,6 +289,9 @@ class BodyStore:
             return gzip.decompress(self.path(url).read_bytes())
         except (OSError, EOFError):
             return None
+
+    def has(self, url: str) -> bool:
+        return self.path(url).is_file()
 
     def drop(self, url: str) -> None:
         self.path(url).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import StateStore
 from archiver.cli.common import (
     EXIT_FAILED,
     ConfigOpt,
@@ -25,6 +26,12 @@ from archiver.cli.common import (
 )
 from archiver.config import load_config
 from archiver.paths import assign_paths
+
+_HOW = {
+    "suffix": "<page>.md",
+    "link": 'rel="alternate" links',
+    "accept": "Accept: text/markdown",
+}
 
 
 @app.command()
@@ -47,10 +54,21 @@ def pages(
         archive = ArchiveRepo.open(where) if (where / ".git").exists() else None
         found = discover(target, archive)
     mapping = assign_paths(target.base_url, found.urls)
-    # plain "url<TAB>file" lines: easy to grep, diff and count (a table would cut long URLs)
+    state = StateStore(archive.state_dir).load(target.name) if archive else None
+    known = state.pages if state else {}
+    # plain "url<TAB>file<TAB>source" lines: easy to grep, diff and count (a table would cut long
+    # URLs); the source is where the page was last archived from: "markdown <twin>", "html", or
+    # "new" for a page not archived yet
     for url, rel in mapping.items():
-        typer.echo(f"{url}\t{target.name}/{rel}")
+        ps = known.get(url)
+        source = "new" if ps is None or not ps.path else f"markdown {ps.twin_url or ''}".strip() if ps.twin else "html"
+        typer.echo(f"{url}\t{target.name}/{rel}\t{source}")
     note = f"{len(mapping)} pages"
+    twins = sum(1 for url in mapping if url in known and known[url].twin)
+    if twins:
+        note += f", {twins} from their Markdown source"
+    if state and state.source.get("mode") == "markdown":
+        note += f" (the site publishes it: {_HOW.get(state.source.get('how', ''), 'found')})"
     if found.excluded:
         note += f"; {found.excluded} more left out by include/exclude or robots.txt"
     err.print(note, highlight=False)

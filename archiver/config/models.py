@@ -155,7 +155,10 @@ class Site(_Frozen):
     strip: list[str] = Field(default_factory=list)
     ignore: Ignore = Field(default_factory=Ignore)
     generator_defaults: bool = True  # detect Sphinx, MkDocs, Docusaurus… and strip their chrome
-    prefer_markdown: bool = False  # try the page's Markdown twin (<url>.md, <dir>/index.md) first
+    # where a page's Markdown comes from: "auto" uses the Markdown the site publishes for its pages
+    # (a rel="alternate" link, <url>.md, Accept: text/markdown) when it has it, else the HTML
+    source: Literal["auto", "html", "markdown"] = "auto"
+    prefer_markdown: bool = False  # the older spelling of source: markdown
     store_binary: bool = False  # keep the bytes of what is not a page (PDF, images) instead of skipping it
     # politeness and limits
     concurrency: Annotated[int, Field(ge=1, le=64)] = 4
@@ -253,6 +256,11 @@ class Site(_Frozen):
     def page_urls(self) -> list[str]:
         """The explicitly listed pages as absolute URLs, in order, without duplicates."""
         return list(dict.fromkeys(join_page(self.base_url, p) for p in self.pages))
+
+    @property
+    def source_mode(self) -> str:
+        """``source``, with ``prefer_markdown: true`` read as ``markdown``."""
+        return "markdown" if self.prefer_markdown and self.source == "auto" else self.source
 
     @property
     def discovers(self) -> bool:

@@ -10,12 +10,13 @@ same bytes.
 from __future__ import annotations
 
 import functools
+import html
 import json
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
@@ -136,6 +137,31 @@ def _checked(text: str) -> str:
     if bad > max(8, len(text) * MAX_NOT_TEXT):
         raise ConvertError(f"body is not text: {bad} of {len(text)} characters are undecodable or control codes")
     return text
+
+
+_LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(rb"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_HEAD_END = re.compile(rb"</head\s*>|<body\b", re.IGNORECASE)
+MARKDOWN_TYPES = ("text/markdown", "text/x-markdown")
+
+
+def markdown_alternate(body: bytes, url: str) -> str | None:
+    """The absolute URL of the Markdown an HTML page says is its own source
+    (``<link rel="alternate" type="text/markdown" href="…">`` in its head), or None. A scan of the
+    head's ``<link>`` tags, not a parse: it runs on every HTML page fetched."""
+    end = _HEAD_END.search(body, 0, 262_144)
+    head = body[: end.start() if end else 262_144]
+    for tag in _LINK_TAG.findall(head):
+        attrs: dict[bytes, bytes] = {}
+        for name, dq, sq, bare in _ATTR.findall(tag):
+            attrs.setdefault(name.lower(), dq or sq or bare)
+        rels = attrs.get(b"rel", b"").lower().split()
+        kind = attrs.get(b"type", b"").split(b";")[0].strip().lower()
+        href = attrs.get(b"href", b"").strip()
+        if b"alternate" in rels and kind.decode("latin-1") in MARKDOWN_TYPES and href:
+            target = urljoin(url, html.unescape(href.decode("utf-8", "replace")))
+            return target if urlsplit(target).scheme in ("http", "https") else None
+    return None
 
 
 def kind_of(content_type: str, url: str) -> str:

@@ -151,8 +151,11 @@ class Fetcher:
                 await asyncio.sleep(wait)
             self._host_next[host] = time.monotonic() + self.delay
 
-    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchedPage:
-        """GET ``url`` (conditionally if ``etag``/``last_modified`` are given); see the module doc."""
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None, accept: str | None = None
+    ) -> FetchedPage:
+        """GET ``url`` (conditionally if ``etag``/``last_modified`` are given, asking for ``accept``
+        instead of anything); see the module doc."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise FetchError(f"{url}: only http(s) URLs are fetched")
@@ -161,6 +164,8 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        if accept:
+            headers["Accept"] = accept
         host = parts.netloc
         attempt = 0
         while True:
@@ -175,6 +180,16 @@ class Fetcher:
             logger.debug("retrying %s in %.2f s: %s", url, wait, error)
             attempt += 1
             await asyncio.sleep(wait)
+
+    async def content_type(self, url: str, accept: str) -> str | None:
+        """The Content-Type a HEAD of ``url`` asking for ``accept`` answers with (what content
+        negotiation would give), or None if it fails; one try, no retries: a probe, not a page."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                resp = await self._client.head(url, headers={"Accept": accept})
+        except (TimeoutError, httpx.HTTPError, httpx.InvalidURL):
+            return None
+        return resp.headers.get("Content-Type", "") if resp.status_code == 200 else None
 
     async def _attempt(
         self, url: str, headers: dict[str, str], host: str
@@ -225,7 +240,8 @@ class Fetcher:
         """The answer straight from the connection pool, redirects followed; None if it needs the
         client (an encoding we did not ask for)."""
         assert self._pool is not None
-        sent = self._headers + [(k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
+        own = self._headers if "Accept" not in headers else [h for h in self._headers if h[0] != b"Accept"]
+        sent = own + [(k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
         target = _wire_form(url)
         for _hop in range(self.max_redirects + 1):
             async with self._pool.stream(
@@ -258,6 +274,7 @@ class Fetcher:
             body if resp.status == 200 else b"",
             h.get("ETag"),
             h.get("Last-Modified"),
+            h.get("Vary", ""),
         )
         return page, retry_after_seconds(h.get("Retry-After"))
 
@@ -305,6 +322,7 @@ class Fetcher:
                 body if resp.status_code == 200 else b"",
                 h.get("ETag"),
                 h.get("Last-Modified"),
+                h.get("Vary", ""),
             )
             return page, retry_after_seconds(h.get("Retry-After"))
 

@@ -101,6 +101,7 @@ class Applier:
         self.pages: dict[str, PageState] = {}
         self.keys = {page_key(site.base_url, u): u for u in mapping}
         self.owner: dict[str, str] = {}  # file path -> the listed URL archived in it (see claim)
+        self.switched: list[PageOutcome] = []  # pages whose source changed, applied after the docs commit
         self.converted: set[str] = set()  # URLs whose file this run wrote (or kept) from a new body
         # when the run's full bodies count as verified (PageState.verified)
         self.now = time.time() if now is None else now
@@ -210,6 +211,7 @@ class Applier:
                 self.lying.add(urlsplit(job.url).netloc)
         if kind in (OutcomeKind.CONVERTED, OutcomeKind.SAME_BODY):
             ps.verified = self.now
+            ps.twin_url = outcome.twin_url
         status = PageStatus.UNCHANGED
         if markdown is not None and (kind is OutcomeKind.CONVERTED or target != job.path):
             status = repo.write_page(site.name, target, markdown)
@@ -289,6 +291,7 @@ class Applier:
         unlisted page, one is removed after ``remove_after`` runs in a row (counted in
         ``stray_runs``), so a lost state never deletes a page that only one run did not find."""
         claimed = {ps.path for ps in self.pages.values() if ps.path} | {r.path for r in self.report.results}
+        claimed |= {o.job.path for o in self.switched}  # (written after the docs commit)
         for rel in sorted(archived - claimed):
             runs = self.state.strays.get(rel, 0) + 1
             if runs >= self.site.remove_after:

@@ -13,6 +13,16 @@ from archiver.text import one_line
 UNLISTED = "no longer listed"  # how a page discovery no longer finds is said (run/apply.py)
 
 _WHY = {
+    "source-markdown": (
+        "now archived from its Markdown source",
+        "The site publishes these pages' Markdown (the text their authors write), and archiver now\n"
+        "archives that instead of the Markdown it converts from the rendered HTML.",
+    ),
+    "source-html": (
+        "now archived from its HTML",
+        "These pages' Markdown source is no longer published (or source: html was set), so archiver\n"
+        "now archives the Markdown it converts from their rendered HTML.",
+    ),
     "rules": (
         "re-rendered under new rules",
         "The site's conversion rules changed (its content/strip/ignore settings or archiver's converter).",
@@ -74,12 +84,12 @@ def commit_message(
     lists how the site's chrome changed (``+ text``, ``- text``)."""
     lines = [subject(site.name, results, stats, rules=rules, first=first), ""]
     if rules:
-        lines += [
-            _WHY[rules][1],
-            "These pages were re-rendered from their stored raw bodies, without fetching:",
-            "this commit records a change of rules, not a change of the docs.",
-            "",
-        ]
+        how = (
+            ["These pages were fetched from their other source:"]
+            if rules.startswith("source")
+            else ["These pages were re-rendered from their stored raw bodies, without fetching:"]
+        )
+        lines += [_WHY[rules][1], *how, "this commit records a change of rules, not a change of the docs.", ""]
     if chrome:
         lines += ["Site chrome (left out of every page):", *(one_line(f"{c}") for c in chrome), ""]
     groups = (

@@ -28,12 +28,13 @@ from archiver.archive.state import BodyStore, PageState, SiteState, StateStore
 from archiver.config import Config, Site
 from archiver.errors import ArchiverError, FetchError, LockedError, UnreachableError
 from archiver.fetch import Discovery, discover_pages, listed_pages, url_filter
-from archiver.models import PageJob, PageOutcome, PageResult, RunReport, SiteReport
+from archiver.models import FetchedPage, OutcomeKind, PageJob, PageOutcome, PageResult, RunReport, SiteReport
 from archiver.paths import assign_paths
-from archiver.run import sitechrome
+from archiver.run import sitechrome, sources
 from archiver.run.apply import Applier
 from archiver.run.commits import commit_site, notes, run_summary
 from archiver.run.rerender import rerender, rerender_site
+from archiver.run.sources import Source
 from archiver.run.worker import execute, fetcher_for, pool_for_run, rules_fingerprint, rules_of
 
 __all__ = ["NullProgress", "Progress", "discover", "rerender", "rules_of", "run", "run_site"]
@@ -75,8 +76,37 @@ def revalidates(site: Site, state: SiteState, url: str, ps: PageState, now: floa
     return now - ps.verified >= site.revalidate_after * (0.5 + 0.5 * turn)
 
 
+def _job(
+    url: str, path: str, ps: PageState, prefetched: FetchedPage | None, conditional: bool, source: Source, listed: bool
+) -> PageJob:
+    # (the run that switches a site to Markdown found by link reads each page's HTML for its link)
+    conditional = conditional and not (source.switched and source.links_to_twin(ps))
+    twin = source.twin_of(url, ps, conditional)
+    link = source.links_to_twin(ps)
+    return PageJob(
+        url,
+        path,
+        ps.etag,
+        ps.last_modified,
+        ps.body_hash,
+        ps.twin,
+        prefetched,
+        conditional,
+        listed,
+        twin,
+        twin == url,
+        link,
+    )
+
+
 def _plan(
-    site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], found: Discovery, now: float
+    site: Site,
+    repo: ArchiveRepo,
+    state: SiteState,
+    mapping: dict[str, str],
+    found: Discovery,
+    now: float,
+    source: Source,
 ) -> list[PageJob]:
     jobs = []
     for url, rel in mapping.items():
@@ -87,14 +117,20 @@ def _plan(
             # never archived, or its file was lost: fetch in full (a crawl's 304 can't be used)
             if prefetched is not None and prefetched.not_modified:
                 prefetched = None
-            jobs.append(PageJob(url, path, prefetched=prefetched))
+            twin = source.twin_of(url, None, False)
+            link = source.links_to_twin(None)
+            jobs.append(
+                PageJob(url, path, prefetched=prefetched, twin_url=twin, twin_accept=twin == url, twin_link=link)
+            )
             continue
         conditional = not revalidates(site, state, url, ps, now)
-        jobs.append(PageJob(url, path, ps.etag, ps.last_modified, ps.body_hash, ps.twin, prefetched, conditional))
+        jobs.append(_job(url, path, ps, prefetched, conditional, source, True))
     return jobs
 
 
-def _unlisted(site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], now: float) -> list[PageJob]:
+def _unlisted(
+    site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str, str], now: float, source: Source
+) -> list[PageJob]:
     """Pages discovery no longer finds, still fetched by their URL until ``remove_after`` runs have
     passed (a page rewritten and unlinked in one deploy keeps its last version); not those the
     site's include/exclude now rules out, nor one whose file a listed page took over."""
@@ -111,7 +147,7 @@ def _unlisted(site: Site, repo: ArchiveRepo, state: SiteState, mapping: dict[str
         ):
             continue
         conditional = not revalidates(site, state, url, ps, now)
-        jobs.append(PageJob(url, ps.path, ps.etag, ps.last_modified, ps.body_hash, ps.twin, None, conditional, False))
+        jobs.append(_job(url, ps.path, ps, None, conditional, source, False))
     return jobs
 
 
@@ -198,6 +234,7 @@ def _run_site(site: Site, repo: ArchiveRepo, report: SiteReport, workers: int, p
             )
         state.untrusted = sorted(set(state.untrusted) | work.lying)
         commit_site(repo, site, report)
+        _commit_switches(site, repo, work, report, progress)
         state.pages = work.pages
         state.strays = work.stray_runs
         state.chrome = after
@@ -233,12 +270,17 @@ def _archive_pages(
         report.error = f"no pages found; refusing to remove the {len(archived)} archived pages"
         return None
     bodies = BodyStore(repo.bodies_dir(site.name))
+    source = sources.decide(site, state, list(mapping), now)
     work = Applier(site, repo, state, mapping, report, bodies, now)
-    jobs = _plan(site, repo, state, mapping, found, work.now) + _unlisted(site, repo, state, mapping, work.now)
+    jobs = _plan(site, repo, state, mapping, found, work.now, source)
+    jobs += _unlisted(site, repo, state, mapping, work.now, source)
     work.claim(jobs)
     progress.site_started(site.name, len(jobs))
 
     def handle(outcome: PageOutcome) -> None:
+        if _switches_source(site, repo, state, outcome):
+            work.switched.append(outcome)  # committed apart, as a change of source (see _run_site)
+            return
         result = work.apply(outcome, found.links.get(outcome.job.url))
         report.results.append(result)
         progress.page_done(site.name, result)
@@ -247,6 +289,35 @@ def _archive_pages(
     work.unlisted()
     work.strays(archived)
     return work
+
+
+def _switches_source(site: Site, repo: ArchiveRepo, state: SiteState, outcome: PageOutcome) -> bool:
+    """A page archived from its HTML that now comes from its Markdown twin, or the other way."""
+    old = state.pages.get(outcome.job.url)
+    return (
+        outcome.kind is OutcomeKind.CONVERTED
+        and old is not None
+        and old.path is not None
+        and old.twin != outcome.twin
+        and repo.has_page(site.name, old.path)
+    )
+
+
+def _commit_switches(site: Site, repo: ArchiveRepo, work: Applier, report: SiteReport, progress: Progress) -> None:
+    """The pages whose source changed this run, written and committed on their own, marked as a
+    change of rules (``Change-Kind: rules``): the same docs, read from another source."""
+    if not work.switched:
+        return
+    switch = SiteReport(site.name)
+    for outcome in work.switched:
+        result = work.apply(outcome, None)
+        switch.results.append(result)
+        report.results.append(result)
+        progress.page_done(site.name, result)
+    to_markdown = sum(1 for o in work.switched if o.twin)
+    commit_site(repo, site, switch, rules="source-markdown" if 2 * to_markdown >= len(work.switched) else "source-html")
+    report.rules_commit = switch.commit or report.rules_commit
+    work.switched.clear()
 
 
 def run(

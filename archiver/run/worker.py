@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import ctypes
 import ctypes.util
+import dataclasses
 import functools
 import gc
 import hashlib
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from archiver.archive.state import BodyStore
 from archiver.config import Site
-from archiver.convert.page import CONVERTER_VERSION, Rules, kind_of, page_markdown
+from archiver.convert.page import CONVERTER_VERSION, Rules, kind_of, markdown_alternate, page_markdown
 from archiver.errors import ConvertError, FetchError, NotAPageError
 from archiver.fetch.client import Fetcher, tls_context
 from archiver.models import FetchedPage, OutcomeKind, PageJob, PageOutcome
@@ -82,40 +83,63 @@ def markdown_twin(url: str) -> str:
     return urlunsplit(parts._replace(path=path, query="", fragment=""))
 
 
-async def _fetch_twin(fetcher: Fetcher, job: PageJob) -> FetchedPage | None:
-    """The page's Markdown twin if the site serves one (text, not an HTML fallback), else None."""
-    twin = markdown_twin(job.url)
+async def _fetch_twin(fetcher: Fetcher, job: PageJob) -> tuple[FetchedPage | None, bool]:
+    """The page's Markdown twin (text, not an HTML fallback) and True; or None and whether the
+    answer was definite (404/410, HTML, or no Markdown for an Accept: text/markdown) rather than a
+    failure that another run may not see (a timeout, a 5xx after retries)."""
+    assert job.twin_url is not None
+    twin_url = job.twin_url
+    validators = job.twin and job.conditional  # (the validators are the twin's only if it was one)
     try:
-        page = await fetcher.fetch(twin, etag=job.etag if job.twin and job.conditional else None)
+        page = await fetcher.fetch(
+            twin_url,
+            etag=job.etag if validators else None,
+            last_modified=job.last_modified if validators else None,
+            accept="text/markdown" if job.twin_accept else None,
+        )
     except FetchError:
-        return None
-    if page.not_modified and job.twin:
-        return page
-    is_text = page.status_code == 200 and kind_of(page.content_type, twin) in ("markdown", "text")
+        return None, False
+    if page.not_modified:
+        return (page, True) if validators else (None, False)
+    if page.status_code != 200:
+        return None, page.gone
+    if job.twin_accept:
+        is_text = kind_of(page.content_type, "") == "markdown"  # negotiated: the type must say it
+    else:
+        is_text = kind_of(page.content_type, twin_url) in ("markdown", "text")
     # (a server that answers every path with its HTML app is not serving a twin)
-    return page if is_text and page.body.lstrip()[:1] != b"<" else None
+    return (page if is_text and page.body.lstrip()[:1] != b"<" else None), True
 
 
-async def _get(fetcher: Fetcher, job: PageJob, prefer_markdown: bool) -> tuple[FetchedPage, bool]:
-    """The page's response (the crawl's, its Markdown twin's, or a fresh one) and whether it is the
-    twin; FetchError if it could not be fetched."""
-    if job.prefetched is not None:
-        return job.prefetched, False
-    if prefer_markdown:
-        twin = await _fetch_twin(fetcher, job)
+async def _get(fetcher: Fetcher, job: PageJob) -> tuple[FetchedPage, bool]:
+    """The page's response (its Markdown twin's, the crawl's, or a fresh one) and whether it is the
+    twin; FetchError if it could not be fetched. A page archived from its twin whose twin cannot be
+    fetched this time fails (its snapshot kept) rather than flip to its HTML and back."""
+    if job.twin_url is not None:
+        twin, definite = await _fetch_twin(fetcher, job)
         if twin is not None:
             return twin, True
-    if job.twin or not job.conditional:  # (a validator of the twin means nothing to the page)
-        return await fetcher.fetch(job.url), False
-    return await fetcher.fetch(job.url, etag=job.etag, last_modified=job.last_modified), False
+        if job.twin and not definite:
+            raise FetchError(f"{job.twin_url}: the page's Markdown twin could not be fetched")
+    if job.prefetched is not None:
+        page = job.prefetched
+    elif job.twin or not job.conditional:  # (a validator of the twin means nothing to the page)
+        page = await fetcher.fetch(job.url)
+    else:
+        page = await fetcher.fetch(job.url, etag=job.etag, last_modified=job.last_modified)
+    if job.twin_link and page.status_code == 200 and kind_of(page.content_type, job.url) == "html":
+        link = markdown_alternate(page.body, page.final_url or job.url)
+        if link is not None:  # the page says where its Markdown is: that is the page
+            twin, _ = await _fetch_twin(fetcher, dataclasses.replace(job, twin_url=link, twin=False))
+            if twin is not None:
+                return dataclasses.replace(twin, url=job.url, final_url=link), True
+    return page, False
 
 
-async def process_page(
-    fetcher: Fetcher, job: PageJob, rules: Rules, prefer_markdown: bool = False, store_binary: bool = False
-) -> PageOutcome:
+async def process_page(fetcher: Fetcher, job: PageJob, rules: Rules, store_binary: bool = False) -> PageOutcome:
     """Fetch one page (unless the crawl already did) and convert it unless it is unchanged."""
     try:
-        page, twin = await _get(fetcher, job, prefer_markdown)
+        page, twin = await _get(fetcher, job)
     except FetchError as exc:
         return PageOutcome(job, OutcomeKind.FAILED, error=str(exc))
     if page.not_modified:
@@ -132,6 +156,10 @@ async def process_page(
     if page.status_code != 200:
         return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: HTTP {page.status_code}")
     content_type = "text/markdown" if twin else page.content_type
+    if twin:
+        twin_url: str | None = page.final_url or job.twin_url
+    else:
+        twin_url = markdown_alternate(page.body, job.url) if kind_of(content_type, job.url) == "html" else None
     done = functools.partial(
         PageOutcome,
         job,
@@ -141,6 +169,7 @@ async def process_page(
         final_url=None if twin else page.final_url,  # a twin is the page itself, not a redirect
         content_type=content_type,
         twin=twin,
+        twin_url=twin_url,
     )
     if done.keywords["body_hash"] == job.body_hash:
         return done(OutcomeKind.SAME_BODY)
@@ -180,7 +209,7 @@ async def process_jobs(
     rules = rules_of(site, chrome)
 
     async def one(job: PageJob) -> None:
-        outcome = await process_page(fetcher, job, rules, site.prefer_markdown, site.store_binary)
+        outcome = await process_page(fetcher, job, rules, site.store_binary)
         if outcome.body is not None and outcome.kind is not OutcomeKind.BINARY:
             if bodies is not None:
                 bodies.put_pending(job.url, outcome.body)  # the main process accepts or discards it
