@@ -216,9 +216,13 @@ def compare(old: str | None, new: str) -> list[ApiChange]:
     before = load_stored(old)
     if before is None:
         ops, schemas = sum(1 for _ in _operations(after)), len(_schemas(after))
-        return [ApiChange("new API spec", f"{ops} operations, {schemas} schemas")]
+        return [ApiChange("new API spec", f"{_count(ops, 'operation')}, {_count(schemas, 'schema')}")]
     changes = list(_operation_changes(before, after)) + list(_schema_changes(before, after))
     return [c for c in changes if c.breaking] + [c for c in changes if not c.breaking]
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _operations(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
