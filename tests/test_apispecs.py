@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import FaultServer, commit_count, git, make_config, make_site
 from typer.testing import CliRunner
 
 from archiver.archive import apichanges
@@ -23,7 +24,6 @@ from archiver.models import PageStatus
 from archiver.report.build import build_report
 from archiver.run.notify import change_digest
 from archiver.run.pipeline import run
-from helpers import FaultServer, commit_count, git, make_config, make_site
 
 RULES = Rules((), ())
 
@@ -110,7 +110,10 @@ def test_spec_is_canonical_yaml_in_the_conventional_order() -> None:
 
 
 def test_yaml_served_as_plain_text_is_recognised_and_aliases_are_written_out() -> None:
-    body = b"openapi: 3.1.0\ninfo: {title: T, version: '1'}\npaths:\n  /a: &item\n    get: {responses: {'200': {description: ok}}}\n  /b: *item\n"
+    body = (
+        b"openapi: 3.1.0\ninfo: {title: T, version: '1'}\n"
+        b"paths:\n  /a: &item\n    get: {responses: {'200': {description: ok}}}\n  /b: *item\n"
+    )
     converted = page_markdown(body, "text/plain", "https://x/spec", RULES)
     assert converted.spec
     assert "&" not in converted.markdown and "*item" not in converted.markdown
@@ -317,7 +320,8 @@ def test_redoc_and_swagger_urls_are_found_and_specs_outside_the_base_url_are_not
 ) -> None:
     page = """<html><body><h1>Ref</h1><redoc spec-url="/docs/redoc.yaml"></redoc>
     <script>Redoc.init('https://cdn.example/other.json', {}, el);
-    SwaggerUIBundle({ urls: [{url: "/docs/a.json", name: "A"}, {url: '/elsewhere/b.json', name: "B"}] })</script></body></html>"""
+    SwaggerUIBundle({ urls: [{url: "/docs/a.json", name: "A"},
+                             {url: '/elsewhere/b.json', name: "B"}] })</script></body></html>"""
     found = apispec.spec_links(page, "http://127.0.0.1:1/docs/ref.html")
     assert found == (
         "http://127.0.0.1:1/docs/a.json",
@@ -343,3 +347,30 @@ def test_json_and_yaml_of_one_spec_are_stored_alike(
     run(make_config(make_site(docs_server.url, [served])), archive, workers=1)
     text = (archive.path / "docs/openapi.yaml").read_text()
     assert text.split("\n", 1)[1] == apispec.canonical(spec_v1(), "x").split("\n", 1)[1]
+
+
+def test_an_archive_from_before_specs_moves_its_json_to_yaml_in_a_rules_commit(
+    docs_server: FaultServer, archive: ArchiveRepo
+) -> None:
+    config = make_config(make_site(docs_server.url, ["openapi.json"]))
+    serve_json(docs_server, "/openapi.json", spec_v1())
+    run(config, archive, workers=1)
+    # make it what an older archiver left: the spec as pretty JSON under openapi.json, older rules
+    site = archive.path / "docs"
+    (site / "openapi.yaml").unlink()
+    (site / "openapi.json").write_text(json.dumps(spec_v1(), indent=2, sort_keys=True) + "\n")
+    git(archive.path, "add", "--all")
+    git(archive.path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "docs: older")
+    state_file = archive.state_dir / "docs.json"
+    state = json.loads(state_file.read_text())
+    (page,) = state["pages"].values()
+    page["path"], state["rules"] = "openapi.json", "older-rules"
+    state_file.write_text(json.dumps(state))
+    commits = commit_count(archive.path)
+
+    report = run(config, archive, workers=1).sites[0]
+    assert commit_count(archive.path) == commits + 1  # the move, as a rules change; the docs did not change
+    assert "Change-Kind: rules" in message(archive.path)
+    assert "- openapi.yaml  " in message(archive.path) and "API changes" not in message(archive.path)
+    assert (site / "openapi.yaml").is_file() and not (site / "openapi.json").exists()
+    assert report.commit is None
