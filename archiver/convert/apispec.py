@@ -171,11 +171,14 @@ def spec_links(page: str, url: str) -> tuple[str, ...]:
     """The specs a Swagger UI, Redoc, RapiDoc or Elements page loads (``SwaggerUIBundle({url: …})``,
     ``urls: [{url: …}]``, ``<redoc spec-url=…>``, ``Redoc.init("…")``), as absolute http(s) URLs."""
     found: list[str] = []
-    for m in _SWAGGER_UI.finditer(page):
-        window = page[m.end() : m.end() + 20_000]
-        found += [u.group(2) for u in _URL_FIELD.finditer(window)]
-    found += [m.group(1) for m in _ELEMENT_SPEC.finditer(page)]
-    found += [m.group(2) for m in _REDOC_INIT.finditer(page)]
+    if "SwaggerUIBundle" in page:  # (plain substring checks first: every HTML page comes through here)
+        for m in _SWAGGER_UI.finditer(page):
+            window = page[m.end() : m.end() + 20_000]
+            found += [u.group(2) for u in _URL_FIELD.finditer(window)]
+    if "spec-url" in page or "apiDescriptionUrl" in page:
+        found += [m.group(1) for m in _ELEMENT_SPEC.finditer(page)]
+    if "Redoc.init" in page:
+        found += [m.group(2) for m in _REDOC_INIT.finditer(page)]
     out: list[str] = []
     for raw in found:
         target = urljoin(url, html.unescape(raw.strip())).split("#", 1)[0]
