@@ -13,7 +13,7 @@ enter (``raise FetchError(...) from exc``); callers never see those libraries' t
      │    └── UnreachableError the host gave no answer at all (refused, unknown name)
      ├── ConvertError     a body could not be turned into Markdown (not text, undecodable)
      │    ├── NotAPageError a PDF, an image…: skipped, not failed
-     │    └── InvalidJSONError a JSON page that does not parse: stored as text
+     │    └── InvalidJSONError a JSON page (or an API spec) that does not parse: stored as text
      ├── HistoryError     a history query names a site, revision or page the archive lacks
      └── StoreError       the archive repository could not be read or written
           └── LockedError another run holds the repository lock
@@ -47,7 +47,7 @@ class NotAPageError(ConvertError):
 
 
 class InvalidJSONError(ConvertError):
-    """A page served as JSON does not parse (it is then kept as plain text)."""
+    """A page served as JSON, or an API spec, does not parse (it is then kept as plain text)."""
 
 
 class HistoryError(ArchiverError):

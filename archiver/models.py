@@ -89,9 +89,21 @@ class PageOutcome:
     body: bytes | None = None  # the raw body, while it is still in the worker (see without_body)
     blocks: tuple[str, ...] | None = None  # prints of its blocks that could be chrome (convert/chrome.py)
     twin_url: str | None = None  # the twin it came from, or (HTML) where the page links to its Markdown
+    spec: bool = False  # the Markdown is an API spec's canonical YAML (convert/apispec.py)
+    specs: tuple[str, ...] = ()  # the API specs a Swagger UI / Redoc page loads (absolute URLs)
 
     def without_body(self) -> PageOutcome:
         return dataclasses.replace(self, body=None)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiChange:
+    """One change between two versions of an API spec: ``what`` (``operation removed``), ``where``
+    (``DELETE /pets/{id}``), and whether it breaks clients of the old version."""
+
+    what: str
+    where: str
+    breaking: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +131,7 @@ class SiteReport:
     rules_commit: str | None = None  # sha of a commit that re-rendered the site under new rules
     notes: list[str] = field(default_factory=list)  # things worth saying once (not failures)
     chrome: list[str] = field(default_factory=list)  # how the site's chrome changed ("+ text", "- text")
+    api: dict[str, list[ApiChange]] = field(default_factory=dict)  # spec file -> what changed in its API
 
     def count(self, status: PageStatus) -> int:
         return sum(1 for r in self.results if r.status is status)

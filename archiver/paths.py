@@ -15,6 +15,13 @@ The rule (also in the README):
 * paths that would clash on a case-insensitive file system, or a file that would clash with a
   folder of the same name, are told apart the same way: every URL after the first (in sorted
   order) of a clashing group gets ``~`` plus 8 hex digits of its URL's hash.
+
+An API spec (OpenAPI, Swagger, JSON Schema: known only once its body is read) is stored as YAML
+under :func:`spec_path`: the natural path with ``.md`` or ``.json`` replaced by ``.yaml``
+(``openapi.json`` → ``openapi.yaml``, ``openapi.yaml`` → ``openapi.yaml``, ``api/spec`` →
+``api/spec.yaml``). Natural paths never end in ``.yaml``, so only specs can clash there: of the
+URLs whose specs would share a name, every one after the first (sorted) gets ``~`` plus 8 hex
+digits of its URL's hash.
 """
 
 from __future__ import annotations
@@ -165,6 +172,36 @@ def binary_path(rel: str) -> str:
         return rel
     stem = rel[: -len(".md")]
     return stem if "." in stem.rsplit("/", 1)[-1] else stem + ".bin"
+
+
+SPEC_EXTENSIONS = (".yaml", ".yml")
+
+
+def spec_path(rel: str) -> str:
+    """Where an API spec whose natural path is ``rel`` is kept (see the module docstring).
+
+    >>> spec_path("openapi.json"), spec_path("openapi.yaml.md"), spec_path("api/spec.md")
+    ('openapi.yaml', 'openapi.yaml', 'api/spec.yaml')
+    """
+    stem = rel[: -len(".md")] if rel.endswith(".md") else rel
+    if stem.lower().endswith(SPEC_EXTENSIONS):
+        return stem
+    if stem.lower().endswith(".json"):
+        stem = stem[: -len(".json")]
+    return stem + ".yaml"
+
+
+def spec_file(url: str, rel: str, others: dict[str, str]) -> str:
+    """:func:`spec_path` of ``url``'s ``rel``, told apart from the specs of the ``others`` (URL →
+    path) that would take the same name: the first URL (sorted) keeps it, the rest are tagged."""
+    target = spec_path(rel)
+    first = min((u for u, r in others.items() if spec_path(r).lower() == target.lower()), default=url)
+    return target if min(first, url) == url else tagged(target, url)
+
+
+def tagged(rel: str, url: str) -> str:
+    """``rel`` told apart for ``url``: ``~`` and 8 hex digits of the URL's hash before the extension."""
+    return _with_suffix(rel, _short_hash(url))
 
 
 def is_inside(rel: str) -> bool:

@@ -40,7 +40,7 @@ OWNERS: dict[str, set[str]] = {
     "lxml": {"fetch", "convert"},
     "pydantic": {"config"},
     "pydantic_core": {"config"},
-    "yaml": {"config"},
+    "yaml": {"config", "convert.apispec"},
     "cssselect": {"config"},
 }
 

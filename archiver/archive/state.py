@@ -45,6 +45,7 @@ class PageState:
     alerted: bool = False  # a "failing" notification was sent and no "recovered" one since (notify.py)
     blocks: list[str] | None = None  # prints of its blocks that could be chrome (HTML only; convert/chrome.py)
     verified: float | None = None  # when a full body last came (Unix time): validators are re-checked from it
+    specs: list[str] | None = None  # the API specs the page loads (Swagger UI, Redoc): archived as pages too
 
     @property
     def body_type(self) -> str:
@@ -100,6 +101,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "alerted": (bool,),
     "blocks": (list, type(None)),
     "verified": (float, int, type(None)),
+    "specs": (list, type(None)),
 }
 
 
@@ -113,7 +115,7 @@ def _page_state(data: object) -> PageState | None:
             return None
     if any(values.get(k, 0) < 0 for k in ("failures", "gone")):
         return None
-    for listed in ("links", "blocks"):
+    for listed in ("links", "blocks", "specs"):
         if values.get(listed) is not None and not all(isinstance(item, str) for item in values[listed]):
             return None
     if values.get("path") is not None and not is_inside(values["path"]):

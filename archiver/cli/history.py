@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from archiver.archive import history, layout, revisions
+from archiver.archive import apichanges, history, layout, revisions
 from archiver.archive.patch import section_words
 from archiver.cli.common import (
     ConfigOpt,
@@ -98,6 +98,20 @@ def change_lines(snap: Snapshot, site: str, found: dict[str, list[str]], indent:
     return lines
 
 
+def api_lines(summaries: list[apichanges.SpecSummary], indent: str = "    ") -> list[Text]:
+    """What changed in each API spec of a snapshot, breaking changes in red and marked."""
+    lines: list[Text] = []
+    for spec in summaries:
+        breaking = f" ({spec.breaking} breaking)" if spec.breaking else ""
+        lines.append(Text(one_line(f"API changes in {spec.path}{breaking}:"), style="bold"))
+        for c in spec.changes:
+            mark = "BREAKING " if c.breaking else ""
+            lines.append(_fit(Text(one_line(f"{indent}{mark}{c.what}: {c.where}"), style="red" if c.breaking else "")))
+        if spec.more:
+            lines.append(Text(f"{indent}… and {spec.more} more"))
+    return lines
+
+
 @app.command()
 def log(
     site: Annotated[str | None, typer.Argument(metavar="SITE", help="Only this site's snapshots.")] = None,
@@ -175,10 +189,12 @@ def show(
         sha = revisions.resolve_snapshot(path, site, rev)
         snap = history.snapshot(path, site, sha)
         found = history.sections(path, site, sha)
+        api = apichanges.parse(history.commit_message(path, sha))
         text = history.diff(path, site, sha, color=colour())
     head = [
         Text.assemble("Sections changed in ", (f"{site}@{sha[:10]}", "bold"), ":"),
         *change_lines(snap, site, found, "  "),
+        *api_lines(api, "  "),
     ]
     paged(rendered(*head, "") + text, no_pager=no_pager)
 

@@ -1,14 +1,16 @@
 """Bytes + content type ─► Markdown. Pure: no I/O, no clock, no randomness.
 
 HTML goes through lxml (fast parse, content selection, pruning, absolute links) and then
-markdownify on the small content fragment; Markdown and plain text pass through; JSON is
-pretty-printed with sorted keys. Every output is normalised (NFC, no trailing spaces, at most one
+markdownify on the small content fragment; Markdown and plain text pass through; API specs
+(OpenAPI, Swagger, JSON Schema, as JSON or YAML) become canonical YAML (``apispec.py``); other JSON
+is pretty-printed with sorted keys. Every output is normalised (NFC, no trailing spaces, at most one
 blank line in a row outside code blocks, one final newline), so the same content always gives the
 same bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import json
@@ -23,7 +25,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from archiver.config import DEFAULT_CONTENT
-from archiver.convert import chrome, generators
+from archiver.convert import apispec, chrome, generators
 from archiver.convert.blocks import readable_blocks, words
 from archiver.convert.code import verbatim_code
 from archiver.convert.markdown import fragment_to_markdown
@@ -33,7 +35,7 @@ from archiver.urls import EMAIL_PROTECTION, canonical, decode_cfemail
 
 # Bump when a change here changes the Markdown produced for the same input: the state's body-hash
 # shortcut is only trusted for bodies converted by the same rules (see pipeline.rules_fingerprint).
-CONVERTER_VERSION = "7"
+CONVERTER_VERSION = "8"
 
 ALWAYS_STRIP = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "link", "meta")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
@@ -65,6 +67,8 @@ class Converted:
     markdown: str
     note: str | None = None
     blocks: tuple[str, ...] | None = None
+    spec: bool = False  # an API spec, as canonical YAML (stored under paths.spec_path)
+    specs: tuple[str, ...] = ()  # the specs an HTML page (Swagger UI, Redoc) loads
 
 
 _CHALLENGE_TITLE = re.compile(
@@ -165,7 +169,7 @@ def markdown_alternate(body: bytes, url: str) -> str | None:
 
 
 def kind_of(content_type: str, url: str) -> str:
-    """``html``, ``markdown``, ``text``, ``json`` or ``other``, from the header (then the URL)."""
+    """``html``, ``markdown``, ``text``, ``json``, ``yaml`` or ``other``, from the header (then the URL)."""
     ct = content_type.split(";", 1)[0].strip().lower()
     path = urlsplit(url).path.lower()
     if ct in ("text/html", "application/xhtml+xml"):
@@ -174,6 +178,8 @@ def kind_of(content_type: str, url: str) -> str:
         return "markdown"
     if ct == "application/json" or ct.endswith("+json"):
         return "json"
+    if ct in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml") or ct.endswith("+yaml"):
+        return "yaml"
     if ct.startswith("text/"):
         return "text"
     if not ct:
@@ -358,42 +364,59 @@ def to_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> str:
     >>> to_markdown(b"<main><h1>Hi</h1><p>there</p></main>", "text/html", "https://x.org/", Rules(("main",), ()))
     '---\\ntitle: "Hi"\\nsource: https://x.org/\\n---\\n\\n# Hi\\n\\nthere\\n'
     """
-    return _convert(body, content_type, url, rules)[0]
+    return _convert(body, content_type, url, rules).markdown
 
 
-def _convert(body: bytes, content_type: str, url: str, rules: Rules) -> tuple[str, tuple[str, ...] | None]:
-    """:func:`to_markdown`, and the block prints of an HTML page."""
+def _not_a_page(content_type: str) -> NotAPageError:
+    return NotAPageError(f"not a page ({content_type.split(';')[0].strip() or 'no content type'})")
+
+
+def _convert(body: bytes, content_type: str, url: str, rules: Rules) -> Converted:
+    """:func:`to_markdown`, with the block prints of an HTML page and the specs it loads."""
     kind = kind_of(content_type, url)
-    if kind == "other":
-        raise NotAPageError(f"not a page ({content_type.split(';')[0].strip() or 'no content type'})")
+    if kind == "other" and not apispec.may_be_spec(url):
+        raise _not_a_page(content_type)
     if not body.strip():
         raise ConvertError("empty body")
-    text = decode(body, content_type)
+    try:
+        text = decode(body, content_type)
+    except ConvertError:
+        if kind == "other":  # binary after all: a file that only is named like a spec
+            raise _not_a_page(content_type) from None
+        raise
     if kind == "html":
         # an empty content area is kept (a search page filled in by JavaScript is still a page)
         title, markdown, prints = html_to_markdown(text, url, rules)
-        return normalise(_front_matter(title, url) + apply_ignore(markdown, rules)), prints
+        markdown = normalise(_front_matter(title, url) + apply_ignore(markdown, rules))
+        return Converted(markdown, blocks=prints, specs=apispec.spec_links(text, url))
+    if kind != "markdown":  # recognised by content, whatever the server called it
+        spec = apispec.read(text, kind)
+        if spec is not None:
+            return Converted(apply_ignore(apispec.canonical(spec, url), rules), spec=True)
+    if kind in ("other", "yaml"):  # YAML (or a file named like a spec) that is no spec: as before
+        raise _not_a_page(content_type)
     if kind == "json":
         try:
             text = json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False)
         except (ValueError, RecursionError) as exc:
             raise InvalidJSONError(f"invalid JSON: {exc}") from exc
-    return normalise(apply_ignore(text, rules)), None
+    return Converted(normalise(apply_ignore(text, rules)))
 
 
 def page_markdown(body: bytes, content_type: str, url: str, rules: Rules) -> Converted:
-    """:func:`to_markdown`, plus a note for the run report (JSON that does not parse is kept as text,
-    and content selectors that matched nothing, so the defaults were used, are said) and the
-    page's block prints."""
+    """:func:`to_markdown`, plus a note for the run report (JSON or an API spec that does not parse
+    is kept as text, and content selectors that matched nothing, so the defaults were used, are
+    said), the page's block prints and the API specs it loads."""
     _fell_back.clear()
     try:
-        markdown, prints = _convert(body, content_type, url, rules)
+        converted = _convert(body, content_type, url, rules)
     except InvalidJSONError as exc:
-        return Converted(to_markdown(body, "text/plain", url, rules), f"{exc}; stored as text")
-    note = None
+        text = normalise(apply_ignore(decode(body, content_type), rules))
+        return Converted(text, f"{exc}; stored as text")
     if _fell_back:
         note = f"content selectors {list(_fell_back[-1])} matched nothing; the default selectors were used"
-    return Converted(markdown, note, prints)
+        return dataclasses.replace(converted, note=note)
+    return converted
 
 
 def apply_ignore(text: str, rules: Rules) -> str:

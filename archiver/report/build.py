@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from archiver.archive import history, layout
+from archiver.archive import apichanges, history, layout
 from archiver.archive.patch import FileDiff, changed_sections, parse_patch, source_url
 from archiver.config import SITE_NAME
 from archiver.files import write_atomic
@@ -103,6 +103,7 @@ def build_report(
             history.file_blobs(where, site),
             history.trailer(messages[snaps[0].sha], "Source") if snaps and snaps[0].sha in messages else None,
             web_url,
+            {sha: found for sha, m in messages.items() if (found := apichanges.parse(m))},
         )
         new = _snapshot_pages(where, out / site, data, full)
         rendered += new

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from archiver.archive.apichanges import SpecSummary
 from archiver.archive.history import MessagePage
 from archiver.archive.patch import section_words
 from archiver.models import FileStat, Snapshot
@@ -70,6 +71,7 @@ class SiteData:
     blobs: dict[str, dict[str, tuple[str, str]]]  # sha -> path -> (blob before, blob after)
     base_url: str | None = None  # the site's base URL, from its newest commit's Source: trailer
     web_url: str | None = None  # a template such as https://git.example/commit/{sha}
+    api: dict[str, list[SpecSummary]] = field(default_factory=dict)  # sha -> its API changes, per spec
 
     def versions(self) -> dict[str, list[Version]]:
         """Every page that ever existed → its versions, newest first."""

@@ -3,6 +3,7 @@ it touched, why a removed one went) and each page's diff."""
 
 from __future__ import annotations
 
+from archiver.archive.apichanges import SpecSummary
 from archiver.archive.patch import FileDiff
 from archiver.models import FileStat, Snapshot
 from archiver.report.htmlpage import diff_html, esc, href, page, safe_url, thead
@@ -84,6 +85,25 @@ def _file_section(data: SiteData, snap: Snapshot, f: FileStat, fd: FileDiff) -> 
     )
 
 
+BREAKING_BADGE = '<span class="badge" title="breaks clients of the previous version">breaking</span>'
+
+
+def api_html(site: str, summaries: list[SpecSummary]) -> str:
+    """The "API changes" of a snapshot: per spec, its changes (breaking ones marked, and first)."""
+    parts = ["<h2>API changes</h2>"]
+    for spec in summaries:
+        breaking = f" · {count(spec.breaking, 'breaking change')}" if spec.breaking else ""
+        parts.append(f'<h3>{esc(short(site, site + "/" + spec.path))}<span class="meta">{esc(breaking)}</span></h3>')
+        items = [
+            f"<li>{BREAKING_BADGE + ' ' if c.breaking else ''}{esc(c.what)}: <code>{esc(c.where)}</code></li>"
+            for c in spec.changes
+        ]
+        if spec.more:
+            items.append(f"<li>… and {spec.more} more</li>")
+        parts.append(f'<ul class="api">{"".join(items)}</ul>')
+    return "".join(parts)
+
+
 def snapshot_page(data: SiteData, i: int, fds: list[FileDiff]) -> str:
     """The page of ``data.snaps[i]`` (``fds``: its parsed patch)."""
     snap = data.snaps[i]
@@ -101,6 +121,7 @@ def snapshot_page(data: SiteData, i: int, fds: list[FileDiff]) -> str:
         f'<p class="meta">{" · ".join(m for m in meta if m)}</p>',
         '<nav class="prevnext" aria-label="Other snapshots">'
         f"{_neighbour(older, data.site, 'prev', 'Previous')}{_neighbour(newer, data.site, 'next', 'Next')}</nav>",
+        api_html(data.site, data.api[snap.sha]) if data.api.get(snap.sha) else "",
         f"<h2>Pages ({len(snap.files)})</h2>",
         f'<table class="list files">{thead("Page", "Change", "+Lines", "Sections")}'
         f"<tbody>{''.join(_file_row(data, snap, f) for f in snap.files)}</tbody></table>",

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import BodyStore, PageState, SiteState
 from archiver.config import Site
+from archiver.convert import apispec
 from archiver.models import OutcomeKind, PageJob, PageOutcome, PageResult, PageStatus, SiteReport
-from archiver.paths import binary_path, page_key, relative_path
+from archiver.paths import binary_path, page_key, relative_path, spec_file
 
 NEAR_EMPTY_AFTER = 80  # characters: a page that comes back with fewer than this (and a tenth) is refused
 
@@ -136,6 +137,13 @@ class Applier:
         taken = set(self.mapping.values()) - {job.path}
         return (job.path if rel in taken else rel), None
 
+    def add(self, mapping: dict[str, str]) -> None:
+        """Pages that join the run after the first fetches (the API specs its pages load)."""
+        self.mapping.update(mapping)
+        self.keys.update({page_key(self.site.base_url, u): u for u in mapping})
+        for url, rel in mapping.items():
+            self.owner.setdefault(rel, url)
+
     def apply(self, outcome: PageOutcome, links: list[str] | None) -> PageResult:
         """Write, move or remove one page's file according to its outcome; update its state."""
         result = self._apply(outcome, links)
@@ -191,6 +199,8 @@ class Applier:
         target, error = self.target(job, outcome.final_url)
         if target is None:
             return self.failed(job, ps, f"{job.url}: {error}")
+        if kind is OutcomeKind.CONVERTED and outcome.spec:  # an API spec: kept as YAML (paths.spec_path)
+            target = spec_file(job.url, target, {u: r for u, r in self.mapping.items() if u != job.url})
         old = markdown = None  # unchanged and in place: its file is not read back (20,000 reads a run)
         if kind is OutcomeKind.CONVERTED or target != job.path:
             old = read_text(repo, site.name, job.path)
@@ -206,6 +216,7 @@ class Applier:
         ps.twin, ps.content_type = outcome.twin, outcome.content_type or ps.content_type
         if kind is OutcomeKind.CONVERTED:
             ps.blocks = list(outcome.blocks) if outcome.blocks is not None else None
+            ps.specs = list(outcome.specs) or None
             self.converted.add(job.url)
             if not job.conditional and _validators_stayed(job, outcome):
                 self.lying.add(urlsplit(job.url).netloc)
@@ -215,15 +226,26 @@ class Applier:
         status = PageStatus.UNCHANGED
         if markdown is not None and (kind is OutcomeKind.CONVERTED or target != job.path):
             status = repo.write_page(site.name, target, markdown)
+            if outcome.spec and (status is not PageStatus.UNCHANGED or target != job.path):
+                self.api_changes(target, old, markdown)
         ps.path = target
         self.owner.setdefault(target, job.url)
         if target != job.path and self.remove(job.url, job.path):
             ps.status = PageStatus.MOVED.value
-            return PageResult(
-                job.url, target, PageStatus.MOVED, f"moved from {job.path} (redirects to {outcome.final_url})"
+            why = (
+                f"redirects to {outcome.final_url}" if outcome.final_url not in (None, job.url) else "API spec as YAML"
             )
+            return PageResult(job.url, target, PageStatus.MOVED, f"moved from {job.path} ({why})")
         ps.status = status.value
         return PageResult(job.url, target, status, outcome.error)  # error: a note, e.g. "stored as text"
+
+    def api_changes(self, path: str, old: str | None, new: str) -> None:
+        """What changed in the API of the spec written to ``path`` (for the commit message)."""
+        changes = apispec.compare(old, new)
+        if changes:
+            self.report.api[path] = changes
+        else:
+            self.report.api.pop(path, None)
 
     @staticmethod
     def failed(job: PageJob, ps: PageState, error: str) -> PageResult:

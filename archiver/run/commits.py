@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from archiver import __version__
+from archiver.archive import apichanges
 from archiver.archive.repo import ArchiveRepo
 from archiver.config import Site
-from archiver.models import FileStat, PageResult, PageStatus, SiteReport
+from archiver.models import ApiChange, FileStat, PageResult, PageStatus, SiteReport
 from archiver.text import one_line
 
 UNLISTED = "no longer listed"  # how a page discovery no longer finds is said (run/apply.py)
@@ -77,11 +78,13 @@ def commit_message(
     rules: str | None = None,
     chrome: list[str] | None = None,
     first: bool = False,
+    api: dict[str, list[ApiChange]] | None = None,
 ) -> str:
-    """The subject says what happened (:func:`subject`), then the pages by kind, then trailers.
+    """The subject says what happened (:func:`subject`), then the pages by kind, then what changed
+    in each API spec (``archive.apichanges``), then trailers.
 
     ``rules`` (``"rules"`` or ``"chrome"``) marks a re-render from the stored bodies; ``chrome``
-    lists how the site's chrome changed (``+ text``, ``- text``)."""
+    lists how the site's chrome changed (``+ text``, ``- text``); ``api``: spec file → its changes."""
     lines = [subject(site.name, results, stats, rules=rules, first=first), ""]
     if rules:
         how = (
@@ -107,6 +110,10 @@ def commit_message(
                 why = f" ({r.error})" if said and r.error else ""
                 lines.append(one_line(f"- {r.path}  {r.url}{why}").rstrip())  # outside text: one line, always
             lines.append("")
+    staged = {s.path for s in stats}
+    for path, changes in sorted((api or {}).items()):
+        if f"{site.name}/{path}" in staged:  # (a spec whose new version was refused, or written back unchanged, is not)
+            lines += [*apichanges.summary(path, changes), ""]
     kind = "rules" if rules else "docs"
     lines += [f"Source: {site.base_url}", f"Change-Kind: {kind}", f"Archived-By: archiver {__version__}", ""]
     return "\n".join(lines)
@@ -118,7 +125,9 @@ def commit_site(repo: ArchiveRepo, site: Site, report: SiteReport, *, rules: str
     stats = repo.stage_site(site.name)
     if stats:  # (asked only now: a run that changed nothing starts no git for it)
         first = not repo.has_history(site.name)
-        message = commit_message(site, report.results, stats, rules=rules, chrome=report.chrome, first=first)
+        message = commit_message(
+            site, report.results, stats, rules=rules, chrome=report.chrome, first=first, api=report.api
+        )
         report.commit = repo.commit(message)
         report.lines_added = sum(s.added for s in stats)
         report.lines_removed = sum(s.removed for s in stats)

@@ -29,7 +29,7 @@ from archiver.config import Config, Site
 from archiver.errors import ArchiverError, FetchError, LockedError, UnreachableError
 from archiver.fetch import Discovery, discover_pages, listed_pages, url_filter
 from archiver.models import FetchedPage, OutcomeKind, PageJob, PageOutcome, PageResult, RunReport, SiteReport
-from archiver.paths import assign_paths
+from archiver.paths import assign_paths, tagged
 from archiver.run import sitechrome, sources
 from archiver.run.apply import Applier
 from archiver.run.commits import commit_site, notes, run_summary
@@ -151,6 +151,30 @@ def _unlisted(
     return jobs
 
 
+def _wanted_specs(site: Site, urls: list[str], pages: dict[str, PageState], listed: dict[str, str]) -> list[str]:
+    """The API specs the pages ``urls`` load (their state's ``specs``: a Swagger UI or Redoc page's),
+    that are not ``listed`` yet, inside the site's base URL and not excluded."""
+    wanted = url_filter(site, excludes_only=True)  # (a spec a kept page loads is part of that page)
+    out: dict[str, None] = {}
+    for url in urls:
+        ps = pages.get(url)
+        for spec in ps.specs or [] if ps else []:
+            if spec not in listed and spec.startswith(site.base_url) and wanted(spec):
+                out[spec] = None
+    return list(out)
+
+
+def _spec_paths(site: Site, urls: list[str], mapping: dict[str, str]) -> dict[str, str]:
+    """Files for specs found after the plan, beside the files the run's pages have already."""
+    taken = {rel.lower() for rel in mapping.values()}
+    out = {}
+    for url, rel in assign_paths(site.base_url, urls).items():
+        if rel.lower() in taken:
+            rel = tagged(rel, url)
+        out[url] = rel
+    return out
+
+
 def _known(
     site: Site, repo: ArchiveRepo, state: SiteState, now: float
 ) -> dict[str, tuple[str | None, str | None, list[str] | None]]:
@@ -264,7 +288,7 @@ def _archive_pages(
     except FetchError as exc:
         report.error = f"page discovery failed, nothing removed: {exc}"
         return None
-    mapping = assign_paths(site.base_url, found.urls)
+    mapping = assign_paths(site.base_url, [*found.urls, *_wanted_specs(site, found.urls, state.pages, {})])
     archived = repo.page_files(site.name)
     if not mapping and archived:
         report.error = f"no pages found; refusing to remove the {len(archived)} archived pages"
@@ -286,6 +310,18 @@ def _archive_pages(
         progress.page_done(site.name, result)
 
     execute(site, jobs, workers, handle, bodies, frozenset(state.chrome))
+    # the API specs this run's pages load that the list did not have: archived in this run too
+    specs = _spec_paths(site, _wanted_specs(site, list(work.pages), work.pages, mapping), work.mapping)
+    if specs:
+        work.add(specs)
+        execute(
+            site,
+            _plan(site, repo, state, specs, found, work.now, Source("html")),  # (a spec has no Markdown twin)
+            workers,
+            handle,
+            bodies,
+            frozenset(state.chrome),
+        )
     work.unlisted()
     work.strays(archived)
     return work

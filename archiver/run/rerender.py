@@ -10,9 +10,10 @@ from __future__ import annotations
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import BodyStore, SiteState, StateStore
 from archiver.config import Site
-from archiver.convert import page_markdown
+from archiver.convert import apispec, page_markdown
 from archiver.errors import ConvertError
 from archiver.models import PageResult, PageStatus, SiteReport
+from archiver.paths import spec_file
 from archiver.run.apply import read_text, refusal
 from archiver.run.commits import commit_site
 from archiver.run.worker import rules_fingerprint, rules_of
@@ -33,6 +34,7 @@ def rerender_site(
     report = SiteReport(site.name, chrome=chrome or [])
     bodies = BodyStore(repo.bodies_dir(site.name))
     rules = rules_of(site, frozenset(state.chrome))
+    files = {url: ps.path for url, ps in state.pages.items() if ps.path}
     for url, ps in sorted(state.pages.items()):
         if only is not None and url not in only:
             continue
@@ -46,12 +48,25 @@ def rerender_site(
             report.results.append(PageResult(url, ps.path, PageStatus.FAILED, f"{url}: {exc}", fetched=False))
             continue
         ps.blocks = list(converted.blocks) if converted.blocks is not None else None
-        problem = refusal(read_text(repo, site.name, ps.path), converted.markdown)
+        old = read_text(repo, site.name, ps.path)
+        problem = refusal(old, converted.markdown)
         if problem:
             report.results.append(PageResult(url, ps.path, PageStatus.FAILED, f"{url}: {problem}", fetched=False))
             continue
-        status = repo.write_page(site.name, ps.path, converted.markdown)
-        report.results.append(PageResult(url, ps.path, status, fetched=False))
+        # an API spec is kept as YAML (an archive from before archiver knew specs has it as JSON)
+        path = spec_file(url, ps.path, {u: p for u, p in files.items() if u != url}) if converted.spec else ps.path
+        status = repo.write_page(site.name, path, converted.markdown)
+        note = None
+        if path != ps.path and repo.remove_page(site.name, ps.path):
+            status, note = PageStatus.MOVED, f"moved from {ps.path} (API spec as YAML)"
+        if (
+            converted.spec
+            and status is not PageStatus.UNCHANGED
+            and (changes := apispec.compare(old, converted.markdown))
+        ):
+            report.api[path] = changes
+        ps.path = path
+        report.results.append(PageResult(url, path, status, note, fetched=False))
     commit_site(repo, site, report, rules=why)
     state.rules = rules_fingerprint(site)
     return report

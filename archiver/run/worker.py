@@ -192,7 +192,13 @@ def _convert(
         logger.exception("converting %s failed", job.url)
         return PageOutcome(job, OutcomeKind.FAILED, error=f"{job.url}: cannot convert: {type(exc).__name__}: {exc}")
     return done(
-        OutcomeKind.CONVERTED, markdown=converted.markdown, body=body, error=converted.note, blocks=converted.blocks
+        OutcomeKind.CONVERTED,
+        markdown=converted.markdown,
+        body=body,
+        error=converted.note,
+        blocks=converted.blocks,
+        spec=converted.spec,
+        specs=converted.specs,
     )
 
 
