@@ -54,6 +54,7 @@ class PageJob:
     prefetched: FetchedPage | None = None  # the crawl already fetched it: don't ask again
     conditional: bool = True  # send the validators above (False: revalidate, or a host whose validators lie)
     listed: bool = True  # False: discovery no longer finds it; fetched by its URL until it is removed
+    render: str = "never"  # the site's render setting for this fetch (a re-conversion of stored bodies: never)
 
 
 class OutcomeKind(enum.StrEnum):
@@ -66,6 +67,7 @@ class OutcomeKind(enum.StrEnum):
     SKIPPED = "skipped"  # not a page
     BINARY = "binary"  # not a page, kept as bytes (store_binary); the bytes travel in ``body``
     FAILED = "failed"
+    SHELL = "shell"  # 200, an app shell (or render: always): the main process renders it; body in ``body``
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,7 @@ class PageOutcome:
     content_type: str | None = None
     body: bytes | None = None  # the raw body, while it is still in the worker (see without_body)
     blocks: tuple[str, ...] | None = None  # prints of its blocks that could be chrome (convert/chrome.py)
+    rendered: bool = False  # the Markdown is of the DOM headless Chromium built (fetch/browser.py)
 
     def without_body(self) -> PageOutcome:
         return dataclasses.replace(self, body=None)
@@ -98,6 +101,7 @@ class PageResult:
     status: PageStatus
     error: str | None = None
     fetched: bool = True  # False for a page removed because it is no longer listed
+    rendered: bool = False  # rendered in headless Chromium (an app shell, or render: always)
 
 
 @dataclass(slots=True)
@@ -126,6 +130,11 @@ class SiteReport:
     def failed(self) -> bool:
         return self.error is not None or self.count(PageStatus.FAILED) > 0
 
+    @property
+    def rendered(self) -> int:
+        """Pages rendered in the browser this run."""
+        return sum(1 for r in self.results if r.rendered)
+
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON (``archiver run --json``): counts, commit, errors, failing pages."""
         return {
@@ -136,6 +145,7 @@ class SiteReport:
             "lines_added": self.lines_added,
             "lines_removed": self.lines_removed,
             "recovered": self.recovered,
+            "rendered": self.rendered,
             "error": self.error,
             "notes": list(self.notes),
             "failures": [{"url": r.url, "error": r.error} for r in self.results if r.status is PageStatus.FAILED],

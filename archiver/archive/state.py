@@ -44,6 +44,9 @@ class PageState:
     alerted: bool = False  # a "failing" notification was sent and no "recovered" one since (notify.py)
     blocks: list[str] | None = None  # prints of its blocks that could be chrome (HTML only; convert/chrome.py)
     verified: float | None = None  # when a full body last came (Unix time): validators are re-checked from it
+    # archived from the DOM a browser built (an app shell): fetched in full every run, since its
+    # content lives in scripts and data the shell's own validators and hash do not cover
+    rendered: bool = False
 
     @property
     def body_type(self) -> str:
@@ -95,6 +98,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "alerted": (bool,),
     "blocks": (list, type(None)),
     "verified": (float, int, type(None)),
+    "rendered": (bool,),
 }
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import StateStore
 from archiver.cli.common import (
     EXIT_FAILED,
     ConfigOpt,
@@ -47,10 +48,15 @@ def pages(
         archive = ArchiveRepo.open(where) if (where / ".git").exists() else None
         found = discover(target, archive)
     mapping = assign_paths(target.base_url, found.urls)
-    # plain "url<TAB>file" lines: easy to grep, diff and count (a table would cut long URLs)
+    known = StateStore(archive.state_dir).load(target.name).pages if archive else {}
+    rendered = {url for url, ps in known.items() if ps.rendered}
+    # plain "url<TAB>file" lines: easy to grep, diff and count (a table would cut long URLs); a page
+    # last archived from a browser's DOM says so in a third column
     for url, rel in mapping.items():
-        typer.echo(f"{url}\t{target.name}/{rel}")
+        typer.echo(f"{url}\t{target.name}/{rel}" + ("\trendered" if url in rendered else ""))
     note = f"{len(mapping)} pages"
+    if rendered & set(mapping):
+        note += f", {len(rendered & set(mapping))} rendered in a browser (app shells)"
     if found.excluded:
         note += f"; {found.excluded} more left out by include/exclude or robots.txt"
     err.print(note, highlight=False)

@@ -38,7 +38,8 @@ def is_app_shell(body: bytes) -> bool:
 
     >>> is_app_shell(b'<html><body><div id="root"></div><script src="/app.js"></script></body></html>')
     True
-    >>> is_app_shell(b'<html><body><div id="root"><h1>Guide</h1></div><script src="/a.js"></script></body></html>')
+    >>> is_app_shell(b'<body><div id="root"><h1>Guide</h1><p>' + b'Server-rendered text. ' * 3 + b'</p></div>'
+    ...              b'<script src="/a.js"></script></body>')
     False
     """
     if not any(mount.search(body) for mount in _MOUNTS) or not _SCRIPT.search(body):
@@ -49,9 +50,7 @@ def is_app_shell(body: bytes) -> bool:
         return False
     if not doc.xpath("//script"):
         return False
-    mounts = doc.xpath(
-        " | ".join(f"//*[@id='{m}']" for m in MOUNT_IDS) + " | //redoc"
-    )  # (ids from MOUNT_IDS: constants, no quoting to do)
+    mounts = [el for el in doc.iter(etree.Element) if el.get("id") in MOUNT_IDS or el.tag == "redoc"]
     if not mounts:
         return False
     etree.strip_elements(doc, *_SILENT, etree.Comment, with_tail=False)

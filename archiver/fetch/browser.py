@@ -50,7 +50,9 @@ FLAGS = (
     "--disable-quic",
     "--mute-audio",
     "--hide-scrollbars",
-    "--disable-features=Translate,MediaRouter,OptimizationHints",
+    # (Local Network Access: the origin rule below is stricter; without it, a loopback test could not
+    # tell that rule at work from Chromium's own)
+    "--disable-features=Translate,MediaRouter,OptimizationHints,LocalNetworkAccessChecks",
     # one renderer per page, iframes in it: the page's request interception then sees them too
     "--disable-site-isolation-trials",
     f"--js-flags=--max-old-space-size={HEAP_MB}",
@@ -61,7 +63,8 @@ PRELUDE = """
 (() => {
   try { Object.defineProperty(Navigator.prototype, 'serviceWorker', {get: () => undefined}); } catch (e) {}
   window.__archiverChanged = performance.now();
-  const style = '*,*::before,*::after{animation:none!important;transition:none!important;caret-color:transparent!important}';
+  const style = '*,*::before,*::after{animation:none!important;transition:none!important;' +
+    'caret-color:transparent!important}';
   new MutationObserver(() => { window.__archiverChanged = performance.now(); })
     .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
   document.addEventListener('DOMContentLoaded', () => {
@@ -215,7 +218,9 @@ class Browser:
                 await self.call("Fetch.continueRequest", {"requestId": request_id}, session)
             else:
                 page.blocked += 1
-                await self.call("Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"}, session)
+                await self.call(
+                    "Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"}, session
+                )
         except RenderError:  # the page closed meanwhile, or the browser died: the render says so
             pass
 

@@ -166,6 +166,8 @@ class Applier:
             return self.keep_bytes(outcome, ps)
         if kind is OutcomeKind.GONE:
             return self.gone(outcome, ps)
+        if kind is OutcomeKind.SHELL:  # (run/render.py renders every one first; never written as it is)
+            return self.failed(job, ps, f"{job.url}: an app shell that was not rendered")
         return self.keep_page(outcome, ps)
 
     def gone(self, outcome: PageOutcome, ps: PageState) -> PageResult:
@@ -204,6 +206,7 @@ class Applier:
         ps.etag, ps.last_modified, ps.body_hash = outcome.etag, outcome.last_modified, outcome.body_hash
         ps.twin, ps.content_type = outcome.twin, outcome.content_type or ps.content_type
         if kind is OutcomeKind.CONVERTED:
+            ps.rendered = outcome.rendered
             ps.blocks = list(outcome.blocks) if outcome.blocks is not None else None
             self.converted.add(job.url)
             if not job.conditional and _validators_stayed(job, outcome):
@@ -218,10 +221,15 @@ class Applier:
         if target != job.path and self.remove(job.url, job.path):
             ps.status = PageStatus.MOVED.value
             return PageResult(
-                job.url, target, PageStatus.MOVED, f"moved from {job.path} (redirects to {outcome.final_url})"
+                job.url,
+                target,
+                PageStatus.MOVED,
+                f"moved from {job.path} (redirects to {outcome.final_url})",
+                rendered=outcome.rendered,
             )
         ps.status = status.value
-        return PageResult(job.url, target, status, outcome.error)  # error: a note, e.g. "stored as text"
+        # error: a note, e.g. "stored as text"
+        return PageResult(job.url, target, status, outcome.error, rendered=outcome.rendered)
 
     @staticmethod
     def failed(job: PageJob, ps: PageState, error: str) -> PageResult:
