@@ -19,7 +19,9 @@ from helpers import CORPUS, DATA, FaultServer, commit_count, git, make_config, m
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import StateStore
 from archiver.cli import app
+from archiver.config import parse_config
 from archiver.convert.shell import is_app_shell
+from archiver.errors import ConfigError
 from archiver.models import PageStatus
 from archiver.run.pipeline import run
 
@@ -258,3 +260,19 @@ def test_no_server_rendered_docs_page_is_taken_for_a_shell() -> None:
     assert len(pages) > 20
     shells = [str(p) for p in pages if is_app_shell(p.read_bytes())]
     assert shells == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("render", "sometimes", "'auto', 'never' or 'always'"),
+        ("render_tabs", "0", "greater than or equal to 1"),
+        ("render_timeout", "soon", "no duration"),
+    ],
+)
+def test_render_settings_are_checked_with_file_line_and_field(field: str, value: str, fragment: str) -> None:
+    text = f"sites:\n  - name: a\n    base_url: https://x.org/\n    {field}: {value}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "s.yaml")
+    assert str(info.value).startswith(f"s.yaml:4: sites[0].{field}"), str(info.value)
+    assert fragment in str(info.value)
