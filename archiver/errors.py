@@ -10,7 +10,8 @@ enter (``raise FetchError(...) from exc``); callers never see those libraries' t
     ArchiverError
      ├── ConfigError      sites.yaml is missing, malformed or invalid (names file, line, field)
      ├── FetchError       a page or sitemap could not be downloaded
-     │    └── UnreachableError the host gave no answer at all (refused, unknown name)
+     │    ├── UnreachableError the host gave no answer at all (refused, unknown name)
+     │    └── RenderError  a page that needs a browser could not be rendered (none installed, timeout, crash)
      ├── ConvertError     a body could not be turned into Markdown (not text, undecodable)
      │    ├── NotAPageError a PDF, an image…: skipped, not failed
      │    └── InvalidJSONError a JSON page (or an API spec) that does not parse: stored as text
@@ -36,6 +37,11 @@ class FetchError(ArchiverError):
 
 class UnreachableError(FetchError):
     """The host could not be reached at all (refused, unknown name, no route): no answer, good or bad."""
+
+
+class RenderError(FetchError):
+    """An app-shell page could not be rendered in headless Chromium (none installed, it never
+    settled, the browser crashed): the page fails and its last snapshot is kept."""
 
 
 class ConvertError(ArchiverError):

@@ -58,6 +58,7 @@ class PageJob:
     twin_url: str | None = None  # ask the page's Markdown twin here first (None: the HTML only)
     twin_accept: bool = False  # the twin is the page's URL asked with Accept: text/markdown
     twin_link: bool = False  # the twin is where the page's HTML links to (rel="alternate"): read it first
+    render: str = "never"  # the site's render setting for this fetch (a re-conversion of stored bodies: never)
 
 
 class OutcomeKind(enum.StrEnum):
@@ -70,6 +71,7 @@ class OutcomeKind(enum.StrEnum):
     SKIPPED = "skipped"  # not a page
     BINARY = "binary"  # not a page, kept as bytes (store_binary); the bytes travel in ``body``
     FAILED = "failed"
+    SHELL = "shell"  # 200, an app shell (or render: always): the main process renders it; body in ``body``
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class PageOutcome:
     twin_url: str | None = None  # the twin it came from, or (HTML) where the page links to its Markdown
     spec: bool = False  # the Markdown is an API spec's canonical YAML (convert/apispec.py)
     specs: tuple[str, ...] = ()  # the API specs a Swagger UI / Redoc page loads (absolute URLs)
+    rendered: bool = False  # the Markdown is of the DOM headless Chromium built (fetch/browser.py)
 
     def without_body(self) -> PageOutcome:
         return dataclasses.replace(self, body=None)
@@ -115,6 +118,7 @@ class PageResult:
     status: PageStatus
     error: str | None = None
     fetched: bool = True  # False for a page removed because it is no longer listed
+    rendered: bool = False  # rendered in headless Chromium (an app shell, or render: always)
 
 
 @dataclass(slots=True)
@@ -144,6 +148,11 @@ class SiteReport:
     def failed(self) -> bool:
         return self.error is not None or self.count(PageStatus.FAILED) > 0
 
+    @property
+    def rendered(self) -> int:
+        """Pages rendered in the browser this run."""
+        return sum(1 for r in self.results if r.rendered)
+
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON (``archiver run --json``): counts, commit, errors, failing pages."""
         return {
@@ -154,6 +163,7 @@ class SiteReport:
             "lines_added": self.lines_added,
             "lines_removed": self.lines_removed,
             "recovered": self.recovered,
+            "rendered": self.rendered,
             "error": self.error,
             "notes": list(self.notes),
             "failures": [{"url": r.url, "error": r.error} for r in self.results if r.status is PageStatus.FAILED],

@@ -46,6 +46,9 @@ class PageState:
     blocks: list[str] | None = None  # prints of its blocks that could be chrome (HTML only; convert/chrome.py)
     verified: float | None = None  # when a full body last came (Unix time): validators are re-checked from it
     specs: list[str] | None = None  # the API specs the page loads (Swagger UI, Redoc): archived as pages too
+    # archived from the DOM a browser built (an app shell): fetched in full every run, since its
+    # content lives in scripts and data the shell's own validators and hash do not cover
+    rendered: bool = False
 
     @property
     def body_type(self) -> str:
@@ -102,6 +105,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "blocks": (list, type(None)),
     "verified": (float, int, type(None)),
     "specs": (list, type(None)),
+    "rendered": (bool,),
 }
 
 

@@ -307,7 +307,8 @@ def summary_table(reports: list[SiteReport]) -> Table:
     table = Table(title="archiver run", title_justify="left")
     extra = [s for s in (PageStatus.MOVED, PageStatus.GONE, PageStatus.SKIPPED) if any(r.count(s) for r in reports)]
     statuses = [PageStatus.UNCHANGED, PageStatus.CHANGED, PageStatus.ADDED, *extra, PageStatus.REMOVED]
-    columns = ["site", "fetched", *(s.value for s in statuses), "failed", "commit"]
+    rendered = any(r.rendered for r in reports)  # (a column only when some page needed the browser)
+    columns = ["site", "fetched", *(s.value for s in statuses), *(["rendered"] if rendered else []), "failed", "commit"]
     for col in columns:
         table.add_column(col, justify="left" if col in ("site", "commit") else "right")
     for r in reports:
@@ -317,6 +318,7 @@ def summary_table(reports: list[SiteReport]) -> Table:
             r.site,
             str(r.fetched),
             *(str(r.count(s)) for s in statuses),
+            *([str(r.rendered)] if rendered else []),
             f"[red]{failed}[/red]" if failed else "0",
             commit,
         )

@@ -58,10 +58,15 @@ def pages(
     known = state.pages if state else {}
     # plain "url<TAB>file<TAB>source" lines: easy to grep, diff and count (a table would cut long
     # URLs); the source is where the page was last archived from: "markdown <twin>", "html", or
-    # "new" for a page not archived yet
+    # "rendered" (HTML an app shell's scripts built in a browser), or "new" for a page not archived yet
     for url, rel in mapping.items():
         ps = known.get(url)
-        source = "new" if ps is None or not ps.path else f"markdown {ps.twin_url or ''}".strip() if ps.twin else "html"
+        if ps is None or not ps.path:
+            source = "new"
+        elif ps.twin:
+            source = f"markdown {ps.twin_url or ''}".strip()
+        else:
+            source = "rendered" if ps.rendered else "html"  # rendered: the DOM a browser built (an app shell)
         typer.echo(f"{url}\t{target.name}/{rel}\t{source}")
     note = f"{len(mapping)} pages"
     twins = sum(1 for url in mapping if url in known and known[url].twin)
@@ -69,6 +74,9 @@ def pages(
         note += f", {twins} from their Markdown source"
     if state and state.source.get("mode") == "markdown":
         note += f" (the site publishes it: {_HOW.get(state.source.get('how', ''), 'found')})"
+    rendered = sum(1 for url in mapping if url in known and known[url].rendered)
+    if rendered:
+        note += f", {rendered} rendered in a browser (app shells)"
     if found.excluded:
         note += f"; {found.excluded} more left out by include/exclude or robots.txt"
     err.print(note, highlight=False)

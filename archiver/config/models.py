@@ -160,6 +160,10 @@ class Site(_Frozen):
     source: Literal["auto", "html", "markdown"] = "auto"
     prefer_markdown: bool = False  # the older spelling of source: markdown
     store_binary: bool = False  # keep the bytes of what is not a page (PDF, images) instead of skipping it
+    # pages only a browser fills in: auto renders app shells (convert/shell.py) in headless Chromium
+    render: Literal["auto", "never", "always"] = "auto"
+    render_tabs: Annotated[int, Field(ge=1, le=16)] = 2  # pages rendered at once (tabs of the run's one browser)
+    render_timeout: Duration = 30.0  # seconds a page may take to settle in the browser
     # politeness and limits
     concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     delay: Seconds = 0.0

@@ -175,6 +175,8 @@ class Applier:
             return self.keep_bytes(outcome, ps)
         if kind is OutcomeKind.GONE:
             return self.gone(outcome, ps)
+        if kind is OutcomeKind.SHELL:  # (run/render.py renders every one first; never written as it is)
+            return self.failed(job, ps, f"{job.url}: an app shell that was not rendered")
         return self.keep_page(outcome, ps)
 
     def gone(self, outcome: PageOutcome, ps: PageState) -> PageResult:
@@ -215,6 +217,7 @@ class Applier:
         ps.etag, ps.last_modified, ps.body_hash = outcome.etag, outcome.last_modified, outcome.body_hash
         ps.twin, ps.content_type = outcome.twin, outcome.content_type or ps.content_type
         if kind is OutcomeKind.CONVERTED:
+            ps.rendered = outcome.rendered
             ps.blocks = list(outcome.blocks) if outcome.blocks is not None else None
             ps.specs = list(outcome.specs) or None
             self.converted.add(job.url)
@@ -235,9 +238,12 @@ class Applier:
             why = (
                 f"redirects to {outcome.final_url}" if outcome.final_url not in (None, job.url) else "API spec as YAML"
             )
-            return PageResult(job.url, target, PageStatus.MOVED, f"moved from {job.path} ({why})")
+            return PageResult(
+                job.url, target, PageStatus.MOVED, f"moved from {job.path} ({why})", rendered=outcome.rendered
+            )
         ps.status = status.value
-        return PageResult(job.url, target, status, outcome.error)  # error: a note, e.g. "stored as text"
+        # error: a note, e.g. "stored as text"
+        return PageResult(job.url, target, status, outcome.error, rendered=outcome.rendered)
 
     def api_changes(self, path: str, old: str | None, new: str) -> None:
         """What changed in the API of the spec written to ``path`` (for the commit message)."""

@@ -153,5 +153,6 @@ def run_summary(report: SiteReport) -> dict[str, object]:
         "commit": report.commit,
         "pages": len(report.results),
         "error": report.error,
+        "rendered": report.rendered,
         **counts,
     }

@@ -14,6 +14,7 @@ commit message in :mod:`.commits`, the re-render under new rules in :mod:`.reren
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import os
@@ -33,6 +34,7 @@ from archiver.paths import assign_paths, tagged
 from archiver.run import sitechrome, sources
 from archiver.run.apply import Applier
 from archiver.run.commits import commit_site, notes, run_summary
+from archiver.run.render import render_shells, renderer_for_run
 from archiver.run.rerender import rerender, rerender_site
 from archiver.run.sources import Source
 from archiver.run.worker import execute, fetcher_for, pool_for_run, rules_fingerprint, rules_of
@@ -183,8 +185,22 @@ def _known(
     return {
         url: (ps.etag, ps.last_modified, ps.links)
         for url, ps in state.pages.items()
-        if ps.path and not ps.twin and repo.has_page(site.name, ps.path) and not revalidates(site, state, url, ps, now)
+        if ps.path
+        and not ps.twin
+        and not ps.rendered
+        and repo.has_page(site.name, ps.path)
+        and not revalidates(site, state, url, ps, now)
     }
+
+
+def _rendering(site: Site, state: SiteState, job: PageJob) -> PageJob:
+    """The job under the site's ``render`` setting; a page archived from a browser's DOM is
+    fetched in full and never short-cut by its body hash: its shell stays the same while the
+    scripts and data that fill it change."""
+    ps = state.pages.get(job.url)
+    if ps is not None and ps.rendered:
+        return dataclasses.replace(job, render=site.render, conditional=False, body_hash=None)
+    return dataclasses.replace(job, render=site.render)
 
 
 def discover(
@@ -298,6 +314,7 @@ def _archive_pages(
     work = Applier(site, repo, state, mapping, report, bodies, now)
     jobs = _plan(site, repo, state, mapping, found, work.now, source)
     jobs += _unlisted(site, repo, state, mapping, work.now, source)
+    jobs = [_rendering(site, state, job) for job in jobs]
     work.claim(jobs)
     progress.site_started(site.name, len(jobs))
 
@@ -309,7 +326,13 @@ def _archive_pages(
         report.results.append(result)
         progress.page_done(site.name, result)
 
-    execute(site, jobs, workers, handle, bodies, frozenset(state.chrome))
+    shells: list[PageOutcome] = []  # app shells: rendered in the run's browser once the fetches are done
+
+    def handle_or_hold(outcome: PageOutcome) -> None:
+        (shells.append if outcome.kind is OutcomeKind.SHELL else handle)(outcome)
+
+    execute(site, jobs, workers, handle_or_hold, bodies, frozenset(state.chrome))
+    render_shells(site, shells, rules_of(site, frozenset(state.chrome)), handle, bodies)
     # the API specs this run's pages load that the list did not have: archived in this run too
     specs = _spec_paths(site, _wanted_specs(site, list(work.pages), work.pages, mapping), work.mapping)
     if specs:
@@ -373,7 +396,8 @@ def run(
     """
     workers = workers or os.cpu_count() or 1
     reports: list[SiteReport] = []
-    with repo.lock(wait=wait, stop=stop), pool_for_run(workers):  # (one set of workers for every site)
+    # one set of workers and at most one browser (started when a page needs it) for every site
+    with repo.lock(wait=wait, stop=stop), pool_for_run(workers), renderer_for_run():
         for site in sites if sites is not None else config.sites:
             try:
                 reports.append(run_site(site, repo, workers=workers, progress=progress))

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 from archiver.archive.state import BodyStore
 from archiver.config import Site
 from archiver.convert.page import CONVERTER_VERSION, Rules, kind_of, markdown_alternate, page_markdown
+from archiver.convert.shell import is_app_shell
 from archiver.errors import ConvertError, FetchError, NotAPageError
 from archiver.fetch.client import Fetcher, tls_context
 from archiver.models import FetchedPage, OutcomeKind, PageJob, PageOutcome
@@ -173,7 +174,17 @@ async def process_page(fetcher: Fetcher, job: PageJob, rules: Rules, store_binar
     )
     if done.keywords["body_hash"] == job.body_hash:
         return done(OutcomeKind.SAME_BODY)
+    if needs_browser(job, content_type, page.body):  # the main process renders it (run/render.py)
+        return done(OutcomeKind.SHELL, body=page.body)
     return _convert(job, page.body, content_type, rules, store_binary, done)
+
+
+def needs_browser(job: PageJob, content_type: str, body: bytes) -> bool:
+    """Whether the page is rendered in a browser before it is converted: an HTML page under
+    ``render: always``, or an app shell (convert/shell.py) under ``render: auto``."""
+    if job.render == "never" or kind_of(content_type, job.url) != "html":
+        return False
+    return job.render == "always" or is_app_shell(body)
 
 
 def _convert(
@@ -202,6 +213,16 @@ def _convert(
     )
 
 
+def convert_rendered(outcome: PageOutcome, html: bytes, rules: Rules) -> PageOutcome:
+    """The DOM a browser built for a ``SHELL`` outcome, converted as its body would have been
+    (run/render.py); the DOM travels in ``body``, to be kept as the page's body."""
+
+    def done(kind: OutcomeKind, **fields: object) -> PageOutcome:
+        return dataclasses.replace(outcome, kind=kind, rendered=True, content_type="text/html", **fields)  # type: ignore[arg-type]
+
+    return _convert(outcome.job, html, "text/html", rules, False, done)
+
+
 async def process_jobs(
     fetcher: Fetcher,
     jobs: Sequence[PageJob],
@@ -216,7 +237,7 @@ async def process_jobs(
 
     async def one(job: PageJob) -> None:
         outcome = await process_page(fetcher, job, rules, site.store_binary)
-        if outcome.body is not None and outcome.kind is not OutcomeKind.BINARY:
+        if outcome.body is not None and outcome.kind not in (OutcomeKind.BINARY, OutcomeKind.SHELL):
             if bodies is not None:
                 bodies.put_pending(job.url, outcome.body)  # the main process accepts or discards it
             outcome = outcome.without_body()  # the bytes stay here, not in the pipe to the main process
