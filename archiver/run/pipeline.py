@@ -32,7 +32,7 @@ from archiver.models import PageJob, PageOutcome, PageResult, RunReport, SiteRep
 from archiver.paths import assign_paths
 from archiver.run import sitechrome
 from archiver.run.apply import Applier
-from archiver.run.commits import commit_site, notes, run_summary
+from archiver.run.commits import commit_site, notes, run_summary, watch_notes
 from archiver.run.rerender import rerender, rerender_site
 from archiver.run.worker import execute, fetcher_for, pool_for_run, rules_fingerprint, rules_of
 
@@ -198,6 +198,7 @@ def _run_site(site: Site, repo: ArchiveRepo, report: SiteReport, workers: int, p
             )
         state.untrusted = sorted(set(state.untrusted) | work.lying)
         commit_site(repo, site, report)
+        report.notes += watch_notes(site, repo.site_dir(site.name), work.pages)
         state.pages = work.pages
         state.strays = work.stray_runs
         state.chrome = after
