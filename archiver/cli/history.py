@@ -316,7 +316,8 @@ def report(
         cfg = load_config(config) if config.exists() else None
         web_url = cfg.web_url if cfg else None
         base_url = base_url or (cfg.report_base_url if cfg else None)  # (the daemon's report is served there)
-        result = build_report(repo, out_dir, web_url=web_url, base_url=base_url, full=full)
+        sites = cfg.sites if cfg else []  # (their watches get feeds)
+        result = build_report(repo, out_dir, web_url=web_url, base_url=base_url, full=full, site_configs=sites)
     out.print(
         f"{result.sites} site(s), {result.snapshots} snapshot(s), {result.rendered} new page(s) in {out_dir}; "
         f"open {out_dir / 'index.html'}",
