@@ -132,25 +132,21 @@ class _Side:
     """Tracks, line by line, which headings one version of a Markdown file is under (code fences skipped)."""
 
     def __init__(self) -> None:
-        self.place = TOP  # where the lines before any heading are: the top of the page, or the front matter
         self.trail: list[tuple[int, str]] = []  # the headings above, outermost first, with their levels
+        self.headings: tuple[str, ...] = (TOP,)  # their text; else where the line is: top of page, front matter
         self.fence: str | None = None
         self.front = False
-
-    @property
-    def headings(self) -> tuple[str, ...]:
-        return tuple(h for _, h in self.trail) or (self.place,)
 
     def feed(self, number: int | None, text: str) -> str | None:
         """Take the next line; the heading it is (``## Rate limits``), if it is one."""
         if number == 1 and text == "---":
             self.front = True
-            self.place, self.trail = FRONT_MATTER, []
+            self.trail, self.headings = [], (FRONT_MATTER,)
             return None
         if self.front:
             if text == "---":
                 self.front = False
-                self.place = TOP
+                self.headings = (TOP,)
             return None
         fence = _FENCE.match(text)
         if fence:
@@ -166,6 +162,7 @@ class _Side:
                 level = len(heading.group(1))
                 said = f"{heading.group(1)} {(heading.group(2) or '').strip()}".rstrip()
                 self.trail = [(n, h) for n, h in self.trail if n < level] + [(level, said)]
+                self.headings = tuple(h for _, h in self.trail)
                 return said
         return None
 

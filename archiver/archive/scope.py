@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -93,14 +94,28 @@ def _wanted(watch: Watch) -> set[str]:
     return {section_words(s).casefold() for s in watch.sections}
 
 
+@lru_cache(maxsize=4096)
+def _words(heading: str) -> str:
+    return section_words(heading)
+
+
 def _said(heading: str) -> str:
-    return section_words(heading).casefold() if heading.startswith("#") else ""
+    """A heading as a watch compares it (the special places, top of page and front matter, are none)."""
+    return _words(heading).casefold() if heading.startswith("#") else ""
 
 
 def scoped(watch: Watch, site: str, files: Iterable[FileDiff], base_url: str | None) -> list[ScopedPage]:
     """The pages of a snapshot's full-context patch (``history.patch(..., full_context=True)``) that
     the watch sees, each with only its lines in scope; empty if the snapshot does not touch it."""
     wanted = _wanted(watch)
+    decided: dict[tuple[str, ...], bool] = {}  # (a page's lines share a few heading trails: decide each once)
+
+    def inside(under: tuple[str, ...]) -> bool:
+        hit = decided.get(under)
+        if hit is None:
+            hit = decided[under] = any(_said(h) in wanted for h in under)
+        return hit
+
     out: list[ScopedPage] = []
     for fd in files:
         path = fd.path.removeprefix(f"{site}/")
@@ -111,15 +126,13 @@ def scoped(watch: Watch, site: str, files: Iterable[FileDiff], base_url: str | N
             if not wanted:
                 out.append(ScopedPage(path, url, fd.status, (), (), binary=True))
             continue
-        placed = [
-            (line, under) for line, under in placed_lines(fd) if not wanted or any(_said(h) in wanted for h in under)
-        ]
+        placed = [(line, under) for line, under in placed_lines(fd) if not wanted or inside(under)]
         if not placed:
             continue
         if not wanted and fd.status in WHOLE_PAGE:
             sections: tuple[str, ...] = (section_words(WHOLE_PAGE[fd.status]),)
         else:
-            sections = tuple(dict.fromkeys(section_words(under[-1]) for _, under in placed))
+            sections = tuple(dict.fromkeys(_words(h) for h in dict.fromkeys(under[-1] for _, under in placed)))
         out.append(ScopedPage(path, url, fd.status, sections, tuple(line for line, _ in placed)))
     return out
 
