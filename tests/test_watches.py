@@ -250,3 +250,25 @@ def test_a_watch_is_told_feeds_and_logs_only_changes_in_its_scope(
     assert "+ 120 requests a minute." in summary and "431" not in summary and "guide" not in summary
     assert 'href="watch-rate-limits.xml"' in (out / "docs" / "index.html").read_text()
     assert ET.fromstring((out / "docs" / "watch-ghost.xml").read_bytes()).findall(f"{ATOM}entry") != []
+
+
+def test_the_daemon_logs_a_watch_that_sees_nothing_once_per_run(
+    tmp_path: Path, docs_server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import UTC, datetime
+
+    from archiver.daemon.scheduler import SiteRun, log_heartbeat
+    from archiver.run.publish import archive_into
+
+    docs_server.set_page("/api/limits.html", limits_page(100, 10, 429))
+    docs_server.set_page("/guide/start.html", guide_page("Be gentle."))
+    config = parse_config(
+        f"sites:\n  - name: docs\n    base_url: {docs_server.url}\n    pages: [api/limits.html, guide/start.html]\n"
+        "    watch:\n      - name: nowhere\n        pages: ['nope/*', '/v2/*']\n"
+    )
+    [report] = archive_into(config, tmp_path / "archive-repo").sites
+    now = datetime.now(UTC)
+    with caplog.at_level("INFO"):
+        log_heartbeat(SiteRun("docs", now, now, report))
+    said = "docs: note: watch nowhere: its pages nope/*, /v2/* match none of the site's 2 pages"
+    assert caplog.text.count(said) == 1
