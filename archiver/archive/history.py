@@ -9,13 +9,13 @@ commits. Functions here take shas; revision names (``-1``, dates, ``A..B``) are 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
-from archiver.archive import gitcmd
+from archiver.archive import gitcmd, scope
 from archiver.archive.gitcmd import has_commits, open_git
 from archiver.archive.patch import changed_sections, parse_patch, unquote_path
 from archiver.errors import HistoryError
@@ -371,3 +371,16 @@ def read_blobs(path: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
             yield blob, data
     finally:
         repo.close()  # (ends git's cat-file process)
+
+
+def watched(
+    path: Path, site: str, watch: scope.Watch, base_url: str | None, snaps: Iterable[Snapshot]
+) -> Iterator[tuple[Snapshot, list[scope.ScopedPage]]]:
+    """The snapshots of ``snaps`` that touch ``watch`` (:mod:`archiver.archive.scope`), in their
+    order, each with what the watch sees of it; lazily, one ``git show`` per snapshot looked at."""
+    for snap in snaps:
+        if not scope.counts(snap.kind):
+            continue
+        pages = scope.scoped(watch, site, parse_patch(patch(path, site, snap.sha, full_context=True)), base_url)
+        if pages:
+            yield snap, pages

@@ -129,23 +129,25 @@ def parse_patch(text: str) -> list[FileDiff]:
 
 
 class _Side:
-    """Tracks, line by line, which heading one version of a Markdown file is under (code fences skipped)."""
+    """Tracks, line by line, which headings one version of a Markdown file is under (code fences skipped)."""
 
     def __init__(self) -> None:
-        self.heading = TOP
+        self.trail: list[tuple[int, str]] = []  # the headings above, outermost first, with their levels
+        self.headings: tuple[str, ...] = (TOP,)  # their text; else where the line is: top of page, front matter
         self.fence: str | None = None
         self.front = False
 
-    def feed(self, number: int | None, text: str) -> None:
+    def feed(self, number: int | None, text: str) -> str | None:
+        """Take the next line; the heading it is (``## Rate limits``), if it is one."""
         if number == 1 and text == "---":
             self.front = True
-            self.heading = FRONT_MATTER
-            return
+            self.trail, self.headings = [], (FRONT_MATTER,)
+            return None
         if self.front:
             if text == "---":
                 self.front = False
-                self.heading = TOP
-            return
+                self.headings = (TOP,)
+            return None
         fence = _FENCE.match(text)
         if fence:
             mark = fence.group(1)
@@ -153,11 +155,33 @@ class _Side:
                 self.fence = mark
             elif mark[0] == self.fence[0] and len(mark) >= len(self.fence) and not text.strip()[len(mark) :]:
                 self.fence = None
-            return
+            return None
         if self.fence is None:
             heading = _HEADING.match(text)
             if heading:
-                self.heading = f"{heading.group(1)} {(heading.group(2) or '').strip()}".rstrip()
+                level = len(heading.group(1))
+                said = f"{heading.group(1)} {(heading.group(2) or '').strip()}".rstrip()
+                self.trail = [(n, h) for n, h in self.trail if n < level] + [(level, said)]
+                self.headings = tuple(h for _, h in self.trail)
+                return said
+        return None
+
+
+def placed_lines(fd: FileDiff) -> list[tuple[Line, tuple[str, ...]]]:
+    """Each changed line of a full-context patch (blank ones left out: they are no one's section)
+    with the headings it is under on its side, outermost first (``("# API", "## Rate limits")``);
+    ``(TOP,)`` above a page's first heading, ``(FRONT_MATTER,)`` in its front matter. A changed
+    heading is under itself. Needs whole-file context, as :func:`changed_sections` does."""
+    old, new = _Side(), _Side()
+    out: list[tuple[Line, tuple[str, ...]]] = []
+    for line in fd.lines:
+        if line.kind != "+":
+            old.feed(line.old, line.text)
+        if line.kind != "-":
+            new.feed(line.new, line.text)
+        if line.kind != " " and line.text.strip():
+            out.append((line, (new if line.kind == "+" else old).headings))
+    return out
 
 
 def changed_sections(fd: FileDiff) -> list[str]:
@@ -168,16 +192,14 @@ def changed_sections(fd: FileDiff) -> list[str]:
     """
     if fd.status in WHOLE_PAGE:
         return [WHOLE_PAGE[fd.status]]
-    old, new = _Side(), _Side()
-    seen: dict[str, None] = {}
-    for line in fd.lines:
-        if line.kind != "+":
-            old.feed(line.old, line.text)
-        if line.kind != "-":
-            new.feed(line.new, line.text)
-        if line.kind != " " and line.text.strip():  # a blank line added or removed is no one's section
-            seen.setdefault((new if line.kind == "+" else old).heading, None)
-    return list(seen)
+    return list(dict.fromkeys(headings[-1] for _, headings in placed_lines(fd)))
+
+
+def headings(text: str) -> list[str]:
+    """Every heading of a Markdown page (``## Rate limits``), in order; code fences and front matter skipped."""
+    side = _Side()
+    found = (side.feed(number, line) for number, line in enumerate(text.splitlines(), 1))
+    return [h for h in found if h is not None]
 
 
 def source_url(fd: FileDiff) -> str | None:

@@ -8,6 +8,7 @@ every command, each parses its arguments, calls the library (``history``,
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Annotated
 
@@ -130,6 +131,13 @@ def log(
     sections: Annotated[
         bool, typer.Option("--sections", "-s", help="Under each snapshot, the sections each page changed.")
     ] = False,
+    watch: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME", help="Only snapshots that change the part of SITE this watch of sites.yaml names."
+        ),
+    ] = None,
+    config: ConfigOpt = Path("sites.yaml"),
     no_pager: NoPagerOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -140,8 +148,17 @@ def log(
     with command(verbose):
         if page and not site:
             raise HistoryError("--page needs a SITE: archiver log SITE --page PATH")
+        if watch and not site:
+            raise HistoryError("--watch needs a SITE: archiver log SITE --watch NAME")
         since = revisions.check_since(since)
         found_in: list[tuple[Path, str | None, Snapshot]]
+        if site and watch:
+            watched = _watch_log(repo, config, site, watch, limit, since, page, sections)
+            if not watched:
+                err.print(printable(f"no snapshots of {site} change watch {watch}"), highlight=False)
+                return
+            paged(rendered(*watched), no_pager=no_pager)
+            return
         if site:
             path = layout.repo_of(repo, site)
             revisions.site_commits(path, site)  # an unknown site is an error, not an empty list
@@ -167,6 +184,24 @@ def log(
         err.print(printable(f"no snapshots of {what}" + (f" since {since}" if since else "")), highlight=False)
         return
     paged(rendered(*lines), no_pager=no_pager)
+
+
+def _watch_log(
+    repo: Path, config: Path, site: str, name: str, limit: int, since: str | None, page: str | None, sections: bool
+) -> list[Text]:
+    """``log SITE --watch NAME``: the lines of the newest ``limit`` snapshots that touch the watch."""
+    chosen = load_config(config).select([site])[0]
+    watch = chosen.watch_named(name)
+    path = layout.repo_of(repo, site)
+    revisions.site_commits(path, site)  # an unknown site is an error, not an empty list
+    rel = revisions.resolve_page(path, site, page) if page else None
+    snaps = history.snapshots(path, site, since=since, page=rel)
+    lines: list[Text] = []
+    for snap, pages in islice(history.watched(path, site, watch, chosen.base_url, snaps), limit):
+        lines.append(oneline(snap))
+        if sections:
+            lines += [_fit(Text(f"    {p.path}: {one_line(', '.join(p.sections) or '(no headings)')}")) for p in pages]
+    return lines
 
 
 @app.command()
@@ -297,7 +332,8 @@ def report(
         cfg = load_config(config) if config.exists() else None
         web_url = cfg.web_url if cfg else None
         base_url = base_url or (cfg.report_base_url if cfg else None)  # (the daemon's report is served there)
-        result = build_report(repo, out_dir, web_url=web_url, base_url=base_url, full=full)
+        sites = cfg.sites if cfg else []  # (their watches get feeds)
+        result = build_report(repo, out_dir, web_url=web_url, base_url=base_url, full=full, site_configs=sites)
     out.print(
         f"{result.sites} site(s), {result.snapshots} snapshot(s), {result.rendered} new page(s) in {out_dir}; "
         f"open {out_dir / 'index.html'}",

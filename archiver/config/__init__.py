@@ -12,6 +12,7 @@ from archiver.config.models import (
     Crawl,
     Ignore,
     Site,
+    Watch,
 )
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Crawl",
     "Ignore",
     "Site",
+    "Watch",
     "field_location",
     "load_config",
     "parse_config",

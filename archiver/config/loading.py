@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from archiver.config.models import Config, Crawl, FieldError, Ignore, Site
+from archiver.config.models import Config, Crawl, FieldError, Ignore, Site, Watch
 from archiver.errors import ConfigError
 
 Loc = tuple[str | int, ...]
@@ -77,6 +77,8 @@ def _describe(err: ErrorDetails) -> tuple[Loc, str]:
             model = Site
         elif len(parent) == 3 and parent[0] == "sites" and str(parent[2]) in nested:
             model = nested[str(parent[2])]
+        elif len(parent) == 4 and parent[0] == "sites" and parent[2] == "watch":
+            model = Watch
         close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
         if close:
             return loc, f"unknown field (did you mean {close[0]}?)"  # (the location names the field)

@@ -6,6 +6,7 @@ and turns a failed check into a message with the file, the line and the field.
 
 from __future__ import annotations
 
+import difflib
 import posixpath
 import re
 from collections.abc import Iterable
@@ -137,6 +138,36 @@ class Ignore(_Frozen):
         return v
 
 
+class Watch(_Frozen):
+    """A part of a site someone cares about: pages by glob, sections by heading (``watch:``).
+
+    A snapshot touches the watch when it changes a line of a page its ``pages`` globs match (all
+    pages if none) under one of its ``sections`` headings (the whole page if none); the matching
+    itself is :mod:`archiver.archive.scope`. ``notify`` gets a digest of only that part.
+    """
+
+    name: str  # names its feed (report: <site>/watch-<name>.xml) and `archiver log SITE --watch NAME`
+    pages: list[str] = Field(default_factory=list)  # globs on the page's file or URL path under base_url
+    sections: list[str] = Field(default_factory=list)  # headings, as a reader says them (case-insensitive)
+    notify: list[str] = Field(default_factory=list)  # Apprise URLs told about changes in this part only
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not SITE_NAME.match(v):
+            raise ValueError(f"watch name {v!r} must match [a-z0-9][a-z0-9._-]* (it names the watch's feed file)")
+        return v
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> Watch:
+        for field, values in (("pages", self.pages), ("sections", self.sections)):
+            for i, value in enumerate(values):
+                if not value.strip():
+                    what = "a glob such as api/*" if field == "pages" else "a heading such as Rate limits"
+                    raise FieldError((field, i), f"empty {field[:-1]}: write {what}")
+        return self
+
+
 class Site(_Frozen):
     """One documentation site to watch. Everything but ``name`` and ``base_url`` has a default."""
 
@@ -180,11 +211,33 @@ class Site(_Frozen):
     schedule: str | None = None  # cron ("0 */6 * * *") or "every 6h"; default: the config's schedule
     jitter: Seconds = 0.0  # up to this many seconds of random delay per scheduled run
     notify: list[str] = Field(default_factory=list)  # Apprise URLs, in addition to the config's
+    watch: list[Watch] = Field(default_factory=list)  # parts of the site with their own digests and feeds
 
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, v: str | None) -> str | None:
         return None if v is None else check_schedule(v)
+
+    @model_validator(mode="after")
+    def _unique_watches(self) -> Site:
+        seen: set[str] = set()
+        for i, watch in enumerate(self.watch):
+            if watch.name in seen:
+                raise FieldError(
+                    ("watch", i, "name"), f"duplicate watch name {watch.name!r}; each watch of a site needs its own"
+                )
+            seen.add(watch.name)
+        return self
+
+    def watch_named(self, name: str) -> Watch:
+        """The site's watch called ``name``, or a ConfigError saying which there are (and the closest)."""
+        for watch in self.watch:
+            if watch.name == name:
+                return watch
+        names = [w.name for w in self.watch]
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else f"its watches: {', '.join(names) or 'none'}"
+        raise ConfigError(f"site {self.name!r} has no watch {name!r} ({hint})")
 
     @field_validator("name")
     @classmethod

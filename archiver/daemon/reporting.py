@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from archiver.config import Config, field_location
+from archiver.config import Config, Site, field_location
 from archiver.errors import ArchiverError, ConfigError
 from archiver.report.build import build_report
 from archiver.text import one_line
@@ -29,6 +29,7 @@ class ReportTarget:
     folder: Path
     base_url: str | None = None
     web_url: str | None = None
+    sites: tuple[Site, ...] = ()  # the config's sites (their watches get feeds)
 
 
 def report_target(config: Config, config_path: Path, repo_path: Path, given: Path | None) -> ReportTarget | None:
@@ -44,7 +45,7 @@ def report_target(config: Config, config_path: Path, repo_path: Path, given: Pat
         raise ConfigError(
             f"{where}the report folder {folder} is inside the archive repository {repo_path}; put it outside"
         )
-    return ReportTarget(folder, config.report_base_url, config.web_url)
+    return ReportTarget(folder, config.report_base_url, config.web_url, tuple(config.sites))
 
 
 class ReportKeeper:
@@ -95,7 +96,13 @@ class ReportKeeper:
     def build(self, target: ReportTarget) -> None:
         """Build the report into ``target`` now; a failure is logged, never raised."""
         try:
-            done = build_report(self.repo_path, target.folder, web_url=target.web_url, base_url=target.base_url)
+            done = build_report(
+                self.repo_path,
+                target.folder,
+                web_url=target.web_url,
+                base_url=target.base_url,
+                site_configs=target.sites,
+            )
         except (ArchiverError, OSError) as exc:
             logger.error("report not updated in %s: %s", target.folder, one_line(str(exc)))
         except Exception as exc:  # a bug in the report must not cost the daemon

@@ -42,6 +42,7 @@ from archiver.models import PageStatus, PushResult, SiteReport
 from archiver.run.publish import archive_sites
 from archiver.schedules import first_run, make_trigger
 from archiver.shards import Shard
+from archiver.text import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -326,3 +327,5 @@ def log_heartbeat(run: SiteRun) -> None:
         seconds,
         problem,
     )
+    for note in r.notes:  # (what archiver run says on stderr: a watch that sees nothing, content selectors…)
+        logger.info("%s: note: %s", run.site, one_line(note))

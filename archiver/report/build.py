@@ -6,6 +6,8 @@ Layout of the output folder (every link relative, so it works from ``file://`` a
     feed.xml                          Atom feed of every site's snapshots
     <site>/index.html                 day strip, timeline of snapshots by day, pages (removed ones: when, why)
     <site>/feed.xml                   the site's Atom feed
+    <site>/watch-<name>.xml           a watch's Atom feed: only the snapshots that touch its scope
+    <site>/watch-<name>.json          what each snapshot showed the watch (kept between builds)
     <site>/snap/<sha>.html            one snapshot: previous/next, its pages, sections, each page's diff
     <site>/pages/<slug>.html          one page's versions, newest first
     <site>/pages/<slug>/<blob>.html   one version of a page: its Markdown as HTML
@@ -19,19 +21,31 @@ histories and feeds are rewritten every time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from archiver.archive import apichanges, history, layout
+from archiver import __version__
+from archiver.archive import apichanges, history, layout, scope
 from archiver.archive.patch import FileDiff, changed_sections, parse_patch, source_url
-from archiver.config import SITE_NAME
+from archiver.config import SITE_NAME, Site
 from archiver.files import write_atomic
 from archiver.models import Snapshot
 from archiver.report import feeds
-from archiver.report.sitedata import STATUS_WORD, Details, SiteData, anchor, history_file, short, version_file
+from archiver.report.sitedata import (
+    STATUS_WORD,
+    Details,
+    SiteData,
+    anchor,
+    history_file,
+    short,
+    version_file,
+    watch_feed_file,
+)
 from archiver.report.snapshot import snapshot_page
 from archiver.report.views import history_page, index_page, timeline_page, version_page
 
@@ -79,10 +93,18 @@ def _load_cache(path: Path) -> dict[str, Details]:
 
 
 def build_report(
-    repo_path: Path, out: Path, *, web_url: str | None = None, base_url: str | None = None, full: bool = False
+    repo_path: Path,
+    out: Path,
+    *,
+    web_url: str | None = None,
+    base_url: str | None = None,
+    full: bool = False,
+    site_configs: Sequence[Site] = (),
 ) -> ReportResult:
     """Write (or update) the changes site for every site in the archive at ``repo_path`` into ``out``
-    (one repository for every site, or one per site: :mod:`archiver.archive.layout`)."""
+    (one repository for every site, or one per site: :mod:`archiver.archive.layout`);
+    ``site_configs`` (the config's sites) gives each site's watches a feed."""
+    configured = {s.name: s for s in site_configs}
     repos = {name: path for name, path in layout.site_repos(repo_path).items() if SITE_NAME.match(name)}
     sites = list(repos)
     base = base_url.rstrip("/") + "/" if base_url else ""
@@ -104,8 +126,10 @@ def build_report(
             history.trailer(messages[snaps[0].sha], "Source") if snaps and snaps[0].sha in messages else None,
             web_url,
             {sha: found for sha, m in messages.items() if (found := apichanges.parse(m))},
+            tuple(w.name for w in configured[site].watch) if site in configured else (),
         )
-        new = _snapshot_pages(where, out / site, data, full)
+        parsed: dict[str, list[FileDiff]] = {}
+        new = _snapshot_pages(where, out / site, data, full, parsed)
         rendered += new
         _write(out / site / "snapshots.json", json.dumps(data.details, indent=1, sort_keys=True))
         _version_pages(where, out / site, data, full)
@@ -123,6 +147,10 @@ def build_report(
             [_rebase(e, here) for e in entries],
         )
         feeds.write_feed(out / site / "feed.xml", feed)
+        if site in configured:
+            _watch_feeds(
+                where, out / site, data, configured[site], parsed, here, root_sha if where == repo_path else ""
+            )
         everything += [_rebase(e, base + site + "/") for e in entries]
         if snaps:
             shown.append(data)
@@ -137,10 +165,23 @@ def build_report(
     return ReportResult(out, len(sites), total, rendered)
 
 
-def _snapshot_pages(repo_path: Path, folder: Path, data: SiteData, full: bool) -> int:
+def _watch_cache(path: Path, key: list[object]) -> dict[str, list[str] | None]:
+    """What each snapshot showed a watch, as the last build kept it (nothing if its key differs)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("seen"), dict):
+        return {}
+    return {sha: said if isinstance(said, list) else None for sha, said in data["seen"].items()}
+
+
+def _snapshot_pages(
+    repo_path: Path, folder: Path, data: SiteData, full: bool, parsed_out: dict[str, list[FileDiff]]
+) -> int:
     """Render the snapshot pages not rendered yet (all with ``full``), and the page before the first
     new one again (its "next" link); fill ``data.details`` for every snapshot (from
-    ``snapshots.json`` where known). How many pages were new."""
+    ``snapshots.json`` where known), and ``parsed_out`` with the patches it read. How many pages were new."""
     cache = _load_cache(folder / "snapshots.json")
     snaps = data.snaps
     new = {i for i, s in enumerate(snaps) if full or not (folder / "snap" / f"{s.sha}.html").exists()}
@@ -153,7 +194,61 @@ def _snapshot_pages(repo_path: Path, folder: Path, data: SiteData, full: bool) -
         data.details[snap.sha] = cache[snap.sha]
     for i in sorted(new | again):  # (after the loop: a page names its neighbours' sections)
         _write(folder / "snap" / f"{snaps[i].sha}.html", snapshot_page(data, i, parsed[i]))
+    parsed_out.update({snaps[i].sha: fds for i, fds in parsed.items()})
     return len(new)
+
+
+def _watch_feeds(
+    repo_path: Path,
+    folder: Path,
+    data: SiteData,
+    site: Site,
+    parsed: dict[str, list[FileDiff]],
+    here: str,
+    root_sha: str,
+) -> None:
+    """One feed per watch of ``site``: the snapshots that touch its scope, each saying only that part.
+
+    What each snapshot showed a watch is kept in ``watch-<name>.json`` (a commit never changes), so a
+    build reads only new snapshots; it is thrown away when the watch (or archiver) changes."""
+    keys: dict[str, list[object]] = {
+        w.name: [__version__, list(w.pages), list(w.sections), site.base_url] for w in site.watch
+    }
+    caches = {w.name: _watch_cache(folder / f"watch-{w.name}.json", keys[w.name]) for w in site.watch}
+    for snap in data.snaps:
+        if not scope.counts(snap.kind) or all(snap.sha in seen for seen in caches.values()):
+            continue
+        if snap.sha not in parsed:
+            parsed[snap.sha] = parse_patch(history.patch(repo_path, data.site, snap.sha, full_context=True))
+        for watch in site.watch:
+            pages = scope.scoped(watch, data.site, parsed[snap.sha], site.base_url)
+            caches[watch.name][snap.sha] = (
+                [scope.headline(data.site, watch, pages), *scope.describe(pages, 60)] if pages else None
+            )
+    root = root_sha or history.root_commit(repo_path)
+    for watch in site.watch:
+        seen = caches[watch.name]
+        cache = {"key": keys[watch.name], "seen": seen}
+        _write(folder / f"watch-{watch.name}.json", json.dumps(cache, indent=1, sort_keys=True))
+        entries = []
+        for snap in data.snaps:
+            said = seen.get(snap.sha) if scope.counts(snap.kind) else None
+            if said:
+                summary = "\n".join([snap.subject, "", *said[1:]])
+                link = data.commit_link(snap.sha)
+                entry = feeds.FeedEntry(
+                    data.site, snap.sha, snap.date, said[0], summary, f"snap/{snap.sha}.html", link, watch.name
+                )
+                entries.append(_rebase(entry, here))
+        name = watch_feed_file(watch.name)
+        feed = feeds.atom_feed(
+            f"{data.site} · {watch.name}: {scope.describe_watch(watch)}",
+            feeds.feed_id(f"{data.site}/watch/{watch.name}", root),
+            here + name,
+            here + "index.html",
+            entries,
+        )
+        feeds.write_feed(folder / name, feed)
 
 
 def _version_pages(repo_path: Path, folder: Path, data: SiteData, full: bool) -> None:
@@ -177,6 +272,4 @@ def _feed_entry(site: str, snap: Snapshot, details: Details, web_url: str | None
 
 
 def _rebase(entry: feeds.FeedEntry, prefix: str) -> feeds.FeedEntry:
-    return feeds.FeedEntry(
-        entry.site, entry.sha, entry.date, entry.title, entry.summary, prefix + entry.link, entry.commit_link
-    )
+    return dataclasses.replace(entry, link=prefix + entry.link)

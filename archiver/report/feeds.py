@@ -1,4 +1,4 @@
-"""Atom feeds (RFC 4287) of snapshots: one per site and one for all sites.
+"""Atom feeds (RFC 4287) of snapshots: one per site, one for all sites, one per watch.
 
 Written with the standard library's ElementTree: Atom needs a handful of elements, and
 ElementTree escapes text and attributes, so no feed library is needed. Entry ids are
@@ -30,10 +30,13 @@ class FeedEntry:
     summary: str
     link: str
     commit_link: str | None = None
+    watch: str = ""  # the watch whose feed it is in ("": the site's or all sites' feed)
 
 
-def entry_id(site: str, sha: str) -> str:
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'archiver:snapshot:{site}:{sha}')}"
+def entry_id(site: str, sha: str, watch: str = "") -> str:
+    """An entry's id: one per snapshot, and another per watch (its entry says less than the site's)."""
+    name = f"archiver:watch:{site}:{watch}:{sha}" if watch else f"archiver:snapshot:{site}:{sha}"
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
 
 
 def feed_id(name: str, root_sha: str) -> str:
@@ -63,7 +66,7 @@ def atom_feed(title: str, fid: str, self_link: str, page_link: str, entries: lis
     for e in entries[:MAX_ENTRIES]:
         node = _el(root, "entry")
         _el(node, "title", e.title)
-        _el(node, "id", entry_id(e.site, e.sha))
+        _el(node, "id", entry_id(e.site, e.sha, e.watch))
         _el(node, "updated", e.date)
         _el(node, "link", rel="alternate", href=e.link, type="text/html")
         if e.commit_link:

@@ -46,6 +46,12 @@ def version_file(path: str, blob: str) -> str:
     return f"pages/{slug(path)}/{blob[:16]}.html"
 
 
+def watch_feed_file(name: str) -> str:
+    """A watch's Atom feed, relative to the site's folder (beside the site's feed, so the entries'
+    links are the same)."""
+    return f"watch-{name}.xml"
+
+
 def short(site: str, path: str) -> str:
     return path.removeprefix(f"{site}/")
 
@@ -72,6 +78,7 @@ class SiteData:
     base_url: str | None = None  # the site's base URL, from its newest commit's Source: trailer
     web_url: str | None = None  # a template such as https://git.example/commit/{sha}
     api: dict[str, list[SpecSummary]] = field(default_factory=dict)  # sha -> its API changes, per spec
+    watches: tuple[str, ...] = ()  # the names of the site's watches (each has a feed: watch_feed_file)
 
     def versions(self) -> dict[str, list[Version]]:
         """Every page that ever existed → its versions, newest first."""

@@ -20,6 +20,7 @@ from archiver.report.sitedata import (
     short,
     stat_html,
     version_file,
+    watch_feed_file,
 )
 from archiver.report.snapshot import RULES_BADGE, first_title
 from archiver.report.words import count, day, day_heading, headline, month, strip_label, when
@@ -171,6 +172,7 @@ def timeline_page(data: SiteData) -> str:
     if data.snaps:
         facts.append(f"since {esc(day(data.snaps[-1].date))}")
     facts.append('<a href="feed.xml">Atom feed</a>')
+    facts += [f'<a href="{href(watch_feed_file(w))}">Atom feed of watch {esc(w)}</a>' for w in data.watches]
     body = [f"<h1>{esc(data.site)}</h1>", f'<p class="meta">{" · ".join(f for f in facts if f)}</p>']
     body += [_day_strip(data), *_timeline(data), *_page_tables(data)]
     return page(

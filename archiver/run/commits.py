@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from archiver import __version__
-from archiver.archive import apichanges
+from archiver.archive import apichanges, scope
 from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import PageState
 from archiver.config import Site
 from archiver.models import ApiChange, FileStat, PageResult, PageStatus, SiteReport
 from archiver.text import one_line
@@ -143,6 +145,22 @@ def notes(results: list[PageResult]) -> list[str]:
         if r.status in _QUIET and r.error:
             seen.setdefault(r.error, []).append(r.url)
     return [f"{note} ({len(urls)} page{'s' if len(urls) != 1 else ''}, e.g. {urls[0]})" for note, urls in seen.items()]
+
+
+def watch_notes(site: Site, folder: Path, pages: dict[str, PageState]) -> list[str]:
+    """Notes on the site's watches that see nothing of what the site has after this run (globs that
+    match no page, sections no page in scope has: :func:`archive.scope.notes`), each said once."""
+    if not site.watch:
+        return []
+    files = {ps.path: url for url, ps in sorted(pages.items()) if ps.path and (folder / ps.path).is_file()}
+
+    def read(path: str) -> str | None:
+        try:
+            return (folder / path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+    return [note for watch in site.watch for note in scope.notes(watch, files, site.base_url, read)]
 
 
 def run_summary(report: SiteReport) -> dict[str, object]:

@@ -10,6 +10,10 @@ Failures are told only when a page's state changes: once when it has failed
 page's state (``PageState.alerted``), so a page failing for a week sends two messages, not one per
 run. Nothing here ever fails the archive run: every delivery has a time limit and a failed one is
 logged (and a failure alert is retried on the next run).
+
+A site's watches (``watch:``) get their own digest, sent to the watch's ``notify`` only when a
+snapshot changes a line in the watch's scope (:mod:`archiver.archive.scope`), listing only those
+pages, sections and lines; a re-render under new rules never notifies.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archiver.archive import history
+from archiver.archive import history, scope
+from archiver.archive.patch import parse_patch
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import SiteState, StateStore
-from archiver.config import Config, Site
+from archiver.config import Config, Site, Watch
 from archiver.errors import ArchiverError
 from archiver.models import RunReport
 
@@ -32,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0  # seconds for one message to all of a site's targets
 MAX_PATCH_BYTES = 256 * 1024
+MAX_WATCH_LINES = 200  # lines in scope a watch digest shows (the rest are counted)
 LOCK_WAIT = 30.0  # seconds to wait for the repository lock to record which alerts were sent
 
 
@@ -93,6 +99,50 @@ def change_digest(config: Config, repo_path: Path, site: str, sha: str) -> Messa
     body = "\n".join([*head, "", *lines, "", f"Patch attached: {name} (git show {sha[:10]} -- {site}/)"])
     attachment = _cut(patch_text, MAX_PATCH_BYTES, f"see git show {sha[:10]} -- {site}/")
     return Message(site, "changes", subject, body.strip() + "\n", attachment, name)
+
+
+def watch_digests(config: Config, repo_path: Path, site: Site, sha: str) -> list[tuple[Watch, Message]]:
+    """The digest of snapshot ``sha`` for each of the site's watches with targets that it touches:
+    only the pages, sections and lines in the watch's scope (none for a ``Change-Kind: rules``)."""
+    watches = [w for w in site.watch if w.notify]
+    if not watches:
+        return []
+    message = history.commit_message(repo_path, sha)
+    if not scope.counts(history.trailer(message, "Change-Kind") or "docs"):
+        return []
+    files = parse_patch(history.patch(repo_path, site.name, sha, full_context=True))
+    when = history.commit_date(repo_path, sha)
+    link = config.web_url.replace("{sha}", sha) if config.web_url else None
+    out: list[tuple[Watch, Message]] = []
+    for watch in watches:
+        pages = scope.scoped(watch, site.name, files, site.base_url)
+        if not pages:
+            continue
+        title = scope.headline(site.name, watch, pages)
+        head = [title, f"{when.replace('T', ' ')} · commit {sha[:10]}", *([link] if link else [])]
+        head.append(f"Watch {watch.name} of {site.base_url}: {scope.describe_watch(watch)}")
+        paths = " ".join(f"{site.name}/{p.path}" for p in pages)
+        tail = f"The whole change: git show {sha[:10]} -- {paths}"
+        body = "\n".join([*head, "", *scope.describe(pages, MAX_WATCH_LINES), "", tail])
+        out.append((watch, Message(site.name, f"watch {watch.name}", title, body + "\n")))
+    return out
+
+
+def _notify_watches(config: Config, repo: ArchiveRepo, report: RunReport, timeout: float) -> list[Delivery]:
+    """Send the watch digests of every site the run committed (:func:`watch_digests`)."""
+    by_name = {s.name: s for s in config.sites}
+    sent: list[Delivery] = []
+    for site_report in report.sites:
+        site = by_name.get(site_report.site)
+        if not site or not site_report.commit:
+            continue
+        try:
+            for watch, message in watch_digests(config, repo.path, site, site_report.commit):
+                sent.append(send(watch.notify, message, timeout))
+        except Exception as exc:  # reading git, or a plugin: never the archive run's problem
+            logger.warning("%s: watch notification skipped: %s: %s", site.name, type(exc).__name__, exc)
+            sent.append(Delivery(site.name, "watch", False, str(exc)))
+    return sent
 
 
 def failure_changes(config: Config, state: SiteState) -> tuple[list[str], list[str]]:
@@ -217,4 +267,4 @@ def notify_run(
         except Exception as exc:  # reading git, or a plugin: never the archive run's problem
             logger.warning("%s: notification skipped: %s: %s", site.name, type(exc).__name__, exc)
             sent.append(Delivery(site.name, "changes", False, str(exc)))
-    return sent
+    return sent + _notify_watches(config, repo, report, timeout)

@@ -33,7 +33,7 @@ from archiver.models import FetchedPage, OutcomeKind, PageJob, PageOutcome, Page
 from archiver.paths import assign_paths, tagged
 from archiver.run import sitechrome, sources
 from archiver.run.apply import Applier
-from archiver.run.commits import commit_site, notes, run_summary
+from archiver.run.commits import commit_site, notes, run_summary, watch_notes
 from archiver.run.render import render_shells, renderer_for_run
 from archiver.run.rerender import rerender, rerender_site
 from archiver.run.sources import Source
@@ -275,6 +275,7 @@ def _run_site(site: Site, repo: ArchiveRepo, report: SiteReport, workers: int, p
         state.untrusted = sorted(set(state.untrusted) | work.lying)
         commit_site(repo, site, report)
         _commit_switches(site, repo, work, report, progress)
+        report.notes += watch_notes(site, repo.site_dir(site.name), work.pages)
         state.pages = work.pages
         state.strays = work.stray_runs
         state.chrome = after
