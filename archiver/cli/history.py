@@ -1,4 +1,4 @@
-"""The read-side commands: ``log``, ``show``, ``diff``, ``history`` and ``report``.
+"""The read-side commands: ``log``, ``show``, ``diff``, ``history``, ``when``, ``digest`` and ``report``.
 
 Registered on :data:`archiver.cli.common.app` when ``archiver.cli`` imports this module. Like
 every command, each parses its arguments, calls the library (``history``,
@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from archiver.archive import history, layout, revisions
+from archiver.archive import history, layout, revisions, search
 from archiver.archive.patch import section_words
 from archiver.cli.common import (
     ConfigOpt,
@@ -253,6 +253,59 @@ def history_cmd(
     count = f"{len(versions)} version{'s' if len(versions) != 1 else ''}"
     title = Text.assemble((f"{site}/{rel}", "bold"), f"  {one_line(url)}" if url else "", f"  ({count}, newest first)")
     paged(rendered(title, *lines), no_pager=no_pager)
+
+
+def _phrase_line(hit: search.Appearance) -> Text:
+    what = {"A": " (new page)", "D": " (page removed)"}.get(hit.page_status, "")
+    style = "green" if hit.change == "added" else "red"
+    return _fit(
+        Text.assemble(
+            (_when(hit.date), "green"),
+            f"  {hit.site}  {one_line(hit.page)}  ",
+            (f"{hit.change}{what}", style),
+            "  ",
+            (hit.sha[:10], "yellow"),
+            f"  {one_line(hit.line)}",
+        )
+    )
+
+
+@app.command()
+def when(
+    phrase: Annotated[str, typer.Argument(metavar="PHRASE", help="The words to look for (literal unless --regex).")],
+    sites: Annotated[
+        list[str] | None, typer.Argument(metavar="[SITE]...", help="Only these sites (default: every site).")
+    ] = None,
+    repo: RepoOpt = Path("archive-repo"),
+    regex: Annotated[
+        bool, typer.Option("--regex", help="PHRASE is a regular expression (POSIX extended, as git's).")
+    ] = False,
+    page: Annotated[
+        str | None,
+        typer.Option(metavar="GLOB", help="Only pages whose path in the site folder matches (guide/*, *auth*)."),
+    ] = None,
+    first: Annotated[bool, typer.Option("--first", help="Only the snapshot where it first appeared.")] = False,
+    no_pager: NoPagerOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Every snapshot where PHRASE came into a page or went from it, oldest first (git log -S).
+
+    Example: archiver when 'max_retries' docs --page 'reference/*' --first
+    """
+    with command(verbose):
+        found, searched = search.when(repo, phrase, sites or None, regex=regex, page=page)
+    hit = search.first_appearance(found) if first else None
+    shown = ([hit] if hit else []) if first else found
+    if not shown:
+        where = ", ".join(searched.sites) or "no sites"
+        span = f"{_when(searched.first)[:10]}..{_when(searched.last)[:10]}" if searched.first and searched.last else ""
+        pages = f", pages {page}" if page else ""
+        out.print(
+            printable(f"{phrase!r} never appeared in {where}{pages}" + (f" ({span})" if span else "")),
+            highlight=False,
+        )
+        return
+    paged(rendered(*(_phrase_line(h) for h in shown)), no_pager=no_pager)
 
 
 @app.command()
