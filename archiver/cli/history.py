@@ -7,7 +7,8 @@ every command, each parses its arguments, calls the library (``history``,
 
 from __future__ import annotations
 
-from datetime import datetime
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -306,6 +307,41 @@ def when(
         )
         return
     paged(rendered(*(_phrase_line(h) for h in shown)), no_pager=no_pager)
+
+
+DIGEST_FORMATS = ("md", "html", "json")
+
+
+@app.command()
+def digest(
+    sites: Annotated[
+        list[str] | None, typer.Argument(metavar="[SITE]...", help="Only these sites (default: every site).")
+    ] = None,
+    repo: RepoOpt = Path("archive-repo"),
+    since: Annotated[
+        str, typer.Option(metavar="PERIOD", help="The period: 24h, 7d, 2w back from now, or since a date (2026-06-01).")
+    ] = "7d",
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="md (default), html or json.")] = "md",
+    verbose: VerboseOpt = False,
+) -> None:
+    """What changed in every site over a period: snapshots, pages, sections, lines, biggest first.
+
+    Example: archiver digest --since 7d --format html > digest.html
+    """
+    from archiver.report import digest as digests
+    from archiver.schedules import period_start
+
+    with command(verbose):
+        if fmt not in DIGEST_FORMATS:
+            raise HistoryError(f"--format {fmt!r}: choose md, html or json")
+        now = datetime.now(UTC)
+        try:
+            start = period_start(since, now)
+        except ValueError as exc:
+            raise HistoryError(f"--since {exc}") from None
+        found = digests.build_digest(repo, start, now, sites or None)
+    render = {"md": digests.to_markdown, "html": digests.to_html, "json": digests.to_json}[fmt]
+    sys.stdout.write(render(found))
 
 
 @app.command()
