@@ -4,16 +4,25 @@ against git, and the daemon's scheduled digest delivered to a ``json://`` receiv
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import lxml.html
 import pytest
-from helpers import DATA, Built, FaultServer, build, git
+from helpers import DATA, Built, FaultServer, build, git, wait_for
+from test_notify import Receiver
 from typer.testing import CliRunner
 
 from archiver.archive import history
 from archiver.archive.patch import section_words
 from archiver.cli import app
+from archiver.config import load_config
+from archiver.daemon.scheduler import Daemon
+from archiver.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +123,66 @@ def test_bad_input_is_one_line(built: Built) -> None:
     ):
         result = run(built, *args)
         assert result.exit_code == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def daemon_config(built: Built, path: Path, digest: str) -> Path:
+    never = '"0 0 1 1 *"'  # (the sites' own runs are not what these tests are about)
+    path.write_text(
+        f"schedule: {never}\ndigest:\n{digest}sites:\n"
+        f"  - name: docs\n    base_url: {built.url}\n    pages: [index.html]\n"
+        f"  - name: other\n    base_url: {built.url}\n    pages: [index.html]\n"
+    )
+    return path
+
+
+def run_daemon(config: Path, built: Built, until: Callable[[], object] | None, seconds: float = 2.5) -> None:
+    daemon = Daemon(config, built.repo)
+    thread = threading.Thread(target=daemon.run_forever, kwargs={"handle_signals": False})
+    thread.start()
+    try:
+        if until is None:
+            time.sleep(seconds)
+        else:
+            wait_for(until)
+    finally:
+        daemon.request_stop()
+        thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_the_daemon_sends_the_digest_on_its_schedule(built: Built, tmp_path: Path) -> None:
+    with Receiver() as receiver:
+        spec = f'  schedule: "every 1s"\n  since: 2026-06-06\n  notify: [{receiver.url}]\n'
+        run_daemon(daemon_config(built, tmp_path / "sites.yaml", spec), built, lambda: receiver.messages)
+    message = receiver.messages[0]
+    assert message["title"].startswith("Documentation digest, Sat 6 Jun 2026 00:00 UTC to ")
+    assert message["title"].endswith(": 2 sites, 2 pages changed")
+    body = message["message"]
+    assert "## docs: 2 snapshots, 1 changed" in body and "- guide/auth.md changed (+" in body
+    assert f"`{built.docs[3][:10]}`" in body and "## other: 1 snapshot, 1 added" in body
+
+
+def test_an_empty_period_sends_nothing_unless_asked(
+    built: Built, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    with Receiver() as receiver:  # the config's own notify: targets, as digest.notify is not given
+        config = daemon_config(built, tmp_path / "skip.yaml", '  schedule: "every 1s"\n  since: 1d\n')
+        config.write_text(f"notify: [{receiver.url}]\n" + config.read_text())
+        run_daemon(config, built, None)
+        assert receiver.messages == [] and "none sent (when_empty: skip)" in caplog.text
+        config.write_text(config.read_text().replace("  since: 1d\n", "  since: 1d\n  when_empty: send\n"))
+        run_daemon(config, built, lambda: receiver.messages)
+    assert receiver.messages[0]["title"].endswith(": no changes")
+    assert "No site changed in this period (searched: docs, other)." in receiver.messages[0]["message"]
+
+
+def test_digest_config_errors_name_file_line_and_field(built: Built, tmp_path: Path) -> None:
+    for spec, words in (
+        ('  schedule: "every 1s"\n  since: 7x\n', ":4: digest.since: '7x' is no period"),
+        ('  schedule: "every 1s"\n  when_empty: never\n', ":4: digest.when_empty"),
+        ('  schedule: "at nine"\n', ":3: digest.schedule"),
+    ):
+        config = daemon_config(built, tmp_path / "bad.yaml", spec)
+        with pytest.raises(ConfigError, match=re.escape(f"{config}{words}")):
+            load_config(config)

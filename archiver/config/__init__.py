@@ -10,6 +10,7 @@ from archiver.config.models import (
     SITE_NAME,
     Config,
     Crawl,
+    DigestSchedule,
     Ignore,
     Site,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "SITE_NAME",
     "Config",
     "Crawl",
+    "DigestSchedule",
     "Ignore",
     "Site",
     "field_location",
