@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import lxml.html
 import pytest
 from helpers import DATA, Built, FaultServer, build, git
 from typer.testing import CliRunner
 
 from archiver.archive import search
 from archiver.cli import app
+from archiver.report.sitedata import history_file
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +117,32 @@ def test_per_site_layout(built: Built, tmp_path: Path) -> None:
     assert searched.sites == ("docs", "other")
     result = CliRunner().invoke(app, ["when", "api_key", "docs", "--first", "--repo", str(root)])
     assert result.exit_code == 0 and built.docs[0][:10] in result.stdout and len(result.stdout.splitlines()) == 1
+
+
+def test_the_report_marks_where_the_phrase_came_in_and_went(built: Built, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["report", "--out", str(tmp_path / "site"), "--when", "api_key", "--repo", str(built.repo)]
+    )
+    assert result.exit_code == 0, result.stderr
+    page = lxml.html.parse(str(tmp_path / "site" / "docs" / history_file("docs/guide/auth.md"))).getroot()
+    marks: dict[str, str] = {}
+    for li in page.cssselect("ol.versions > li"):
+        sha = next(a.get("href") for a in li.cssselect("a") if "/snap/" in a.get("href")).split("/snap/")[1][:40]
+        marks[sha] = " ".join(p.text_content() for p in li.cssselect("p.when"))
+    assert set(marks) == set(built.docs)
+    assert marks[built.docs[0]].startswith("“api_key” came in here: ") and "`api_key`" in marks[built.docs[0]]
+    assert marks[built.docs[1]].startswith("“api_key” went here: ")
+    assert marks[built.docs[2]] == marks[built.docs[3]] == ""
+    assert "“api_key” first came in Mon 1 Jun 2026" in page.cssselect("p.meta")[0].text_content()
+    assert not page.cssselect("script")
+    other = lxml.html.parse(str(tmp_path / "site" / "docs" / history_file("docs/reference/api.md"))).getroot()
+    assert not other.cssselect("p.when")
+    # a phrase that is markup, on a line that is markup: both shown as text
+    markup = CliRunner().invoke(
+        app, ["report", "--out", str(tmp_path / "x"), "--when", "<script>", "--repo", str(built.repo)]
+    )
+    assert markup.exit_code == 0, markup.stderr
+    text = (tmp_path / "x" / "docs" / history_file("docs/guide/auth.md")).read_text()
+    assert "“&lt;script&gt;” came in here" in text and "<script" not in text
+    empty = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "y"), "--when", "", "--repo", str(built.repo)])
+    assert empty.exit_code == 2 and "the phrase is empty" in empty.stderr

@@ -358,6 +358,10 @@ def report(
         ),
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Render every snapshot page again, not only new ones.")] = False,
+    when_phrase: Annotated[
+        str | None,
+        typer.Option("--when", metavar="PHRASE", help="Mark in each page's history where PHRASE came in or went."),
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Write a static HTML site of every change (timeline, diffs, page histories) and Atom feeds.
@@ -370,7 +374,7 @@ def report(
         cfg = load_config(config) if config.exists() else None
         web_url = cfg.web_url if cfg else None
         base_url = base_url or (cfg.report_base_url if cfg else None)  # (the daemon's report is served there)
-        result = build_report(repo, out_dir, web_url=web_url, base_url=base_url, full=full)
+        result = build_report(repo, out_dir, web_url=web_url, base_url=base_url, full=full, when=when_phrase)
     out.print(
         f"{result.sites} site(s), {result.snapshots} snapshot(s), {result.rendered} new page(s) in {out_dir}; "
         f"open {out_dir / 'index.html'}",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from archiver.archive import history, layout
+from archiver.archive import history, layout, search
 from archiver.archive.patch import FileDiff, changed_sections, parse_patch, source_url
 from archiver.config import SITE_NAME
 from archiver.files import write_atomic
@@ -79,10 +79,17 @@ def _load_cache(path: Path) -> dict[str, Details]:
 
 
 def build_report(
-    repo_path: Path, out: Path, *, web_url: str | None = None, base_url: str | None = None, full: bool = False
+    repo_path: Path,
+    out: Path,
+    *,
+    web_url: str | None = None,
+    base_url: str | None = None,
+    full: bool = False,
+    when: str | None = None,
 ) -> ReportResult:
     """Write (or update) the changes site for every site in the archive at ``repo_path`` into ``out``
-    (one repository for every site, or one per site: :mod:`archiver.archive.layout`)."""
+    (one repository for every site, or one per site: :mod:`archiver.archive.layout`). ``when``: a
+    phrase (as ``archiver when`` takes it) marked in each page's history where it came in or went."""
     repos = {name: path for name, path in layout.site_repos(repo_path).items() if SITE_NAME.match(name)}
     sites = list(repos)
     base = base_url.rstrip("/") + "/" if base_url else ""
@@ -103,6 +110,8 @@ def build_report(
             history.file_blobs(where, site),
             history.trailer(messages[snaps[0].sha], "Source") if snaps and snaps[0].sha in messages else None,
             web_url,
+            when,
+            _marks(where, site, when) if when is not None else {},
         )
         new = _snapshot_pages(where, out / site, data, full)
         rendered += new
@@ -134,6 +143,12 @@ def build_report(
         ),
     )
     return ReportResult(out, len(sites), total, rendered)
+
+
+def _marks(repo_path: Path, site: str, phrase: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """Where ``phrase`` came into or went from each page of ``site``: (sha, path) -> (change, line)."""
+    found, _ = search.when(repo_path, phrase, [site])
+    return {(a.sha, f"{site}/{a.page}"): (a.change, a.line) for a in found}
 
 
 def _snapshot_pages(repo_path: Path, folder: Path, data: SiteData, full: bool) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from archiver.archive.history import MessagePage
@@ -70,6 +70,8 @@ class SiteData:
     blobs: dict[str, dict[str, tuple[str, str]]]  # sha -> path -> (blob before, blob after)
     base_url: str | None = None  # the site's base URL, from its newest commit's Source: trailer
     web_url: str | None = None  # a template such as https://git.example/commit/{sha}
+    phrase: str | None = None  # archiver report --when: the phrase whose comings and goings are marked
+    marks: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (sha, path) -> (added|removed, line)
 
     def versions(self) -> dict[str, list[Version]]:
         """Every page that ever existed → its versions, newest first."""
