@@ -252,7 +252,7 @@ def when(
         firsts += [first] if first else []
         lasts += [last] if last else []
         names += in_it or list(layout.site_repos(path))
-    found.sort(key=lambda a: (datetime.fromisoformat(a.date), a.site, a.page))  # (stable: git's order within)
+    found.sort(key=lambda a: datetime.fromisoformat(a.date))  # (stable: git's own order within a second)
     first = min(firsts, key=datetime.fromisoformat, default=None)
     last = max(lasts, key=datetime.fromisoformat, default=None)
     return found, Searched(tuple(sorted(names)), first, last)
