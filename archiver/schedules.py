@@ -11,7 +11,7 @@ for the either-or case, so ``0 3 * * 0`` runs on Sundays, as it would under cron
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # APScheduler is imported when a trigger is built, not when this module is
@@ -138,3 +138,22 @@ def first_run(schedule: str, last_run: datetime | None, now: datetime) -> dateti
     else:
         due = cron_trigger(schedule).get_next_fire_time(None, last_run)
     return now if due is None or due <= now else due
+
+
+_PERIOD = re.compile(r"\A(?P<n>\d+)\s*(?P<unit>h|d|w)\Z")
+_PERIOD_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+PERIOD_HINT = "write 24h, 7d, 2w or a date (2026-06-01)"
+
+
+def period_start(value: str, now: datetime) -> datetime:
+    """Where a period that ends ``now`` begins: ``24h``, ``7d``, ``2w`` back from ``now``, or a date
+    (its midnight, UTC) or date and time (UTC unless it says its zone). ValueError otherwise."""
+    text = value.strip().lower()
+    m = _PERIOD.match(text)
+    if m:
+        return now - timedelta(seconds=int(m.group("n")) * _PERIOD_SECONDS[m.group("unit")])
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is no period: {PERIOD_HINT}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -18,7 +18,7 @@ def invoke(cli: CliRunner, *args: str):  # type: ignore[no-untyped-def]
 
 COMMANDS = sorted(
     ["init", "run", "status", "log", "show", "diff", "history", "report", "pages", "rerender", "demo", "daemon"]
-    + ["systemd"]
+    + ["systemd", "when", "digest"]
 )
 
 

@@ -1,4 +1,4 @@
-"""The read-side commands: ``log``, ``show``, ``diff``, ``history`` and ``report``.
+"""The read-side commands: ``log``, ``show``, ``diff``, ``history``, ``when``, ``digest`` and ``report``.
 
 Registered on :data:`archiver.cli.common.app` when ``archiver.cli`` imports this module. Like
 every command, each parses its arguments, calls the library (``history``,
@@ -7,7 +7,8 @@ every command, each parses its arguments, calls the library (``history``,
 
 from __future__ import annotations
 
-from datetime import datetime
+import sys
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from archiver.archive import apichanges, history, layout, revisions
+from archiver.archive import apichanges, history, layout, revisions, search
 from archiver.archive.patch import section_words
 from archiver.cli.common import (
     ConfigOpt,
@@ -306,6 +307,94 @@ def history_cmd(
     paged(rendered(title, *lines), no_pager=no_pager)
 
 
+def _phrase_line(hit: search.Appearance) -> Text:
+    what = {"A": " (new page)", "D": " (page removed)"}.get(hit.page_status, "")
+    style = "green" if hit.change == "added" else "red"
+    return _fit(
+        Text.assemble(
+            (_when(hit.date), "green"),
+            f"  {hit.site}  {one_line(hit.page)}  ",
+            (f"{hit.change}{what}", style),
+            "  ",
+            (hit.sha[:10], "yellow"),
+            f"  {one_line(hit.line)}",
+        )
+    )
+
+
+@app.command()
+def when(
+    phrase: Annotated[str, typer.Argument(metavar="PHRASE", help="The words to look for (literal unless --regex).")],
+    sites: Annotated[
+        list[str] | None, typer.Argument(metavar="[SITE]...", help="Only these sites (default: every site).")
+    ] = None,
+    repo: RepoOpt = Path("archive-repo"),
+    regex: Annotated[
+        bool, typer.Option("--regex", help="PHRASE is a regular expression (POSIX extended, as git's).")
+    ] = False,
+    page: Annotated[
+        str | None,
+        typer.Option(metavar="GLOB", help="Only pages whose path in the site folder matches (guide/*, *auth*)."),
+    ] = None,
+    first: Annotated[bool, typer.Option("--first", help="Only the snapshot where it first appeared.")] = False,
+    no_pager: NoPagerOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Every snapshot where PHRASE came into a page or went from it, oldest first (git log -S).
+
+    Example: archiver when 'max_retries' docs --page 'reference/*' --first
+    """
+    with command(verbose):
+        found, searched = search.when(repo, phrase, sites or None, regex=regex, page=page)
+    hit = search.first_appearance(found) if first else None
+    shown = ([hit] if hit else []) if first else found
+    if not shown:
+        where = ", ".join(searched.sites) or "no sites"
+        span = f"{_when(searched.first)[:10]}..{_when(searched.last)[:10]}" if searched.first and searched.last else ""
+        pages = f", pages {page}" if page else ""
+        out.print(
+            printable(f"{phrase!r} never appeared in {where}{pages}" + (f" ({span})" if span else "")),
+            highlight=False,
+        )
+        return
+    paged(rendered(*(_phrase_line(h) for h in shown)), no_pager=no_pager)
+
+
+DIGEST_FORMATS = ("md", "html", "json")
+
+
+@app.command()
+def digest(
+    sites: Annotated[
+        list[str] | None, typer.Argument(metavar="[SITE]...", help="Only these sites (default: every site).")
+    ] = None,
+    repo: RepoOpt = Path("archive-repo"),
+    since: Annotated[
+        str, typer.Option(metavar="PERIOD", help="The period: 24h, 7d, 2w back from now, or since a date (2026-06-01).")
+    ] = "7d",
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="md (default), html or json.")] = "md",
+    verbose: VerboseOpt = False,
+) -> None:
+    """What changed in every site over a period: snapshots, pages, sections, lines, biggest first.
+
+    Example: archiver digest --since 7d --format html > digest.html
+    """
+    from archiver.report import digest as digests
+    from archiver.schedules import period_start
+
+    with command(verbose):
+        if fmt not in DIGEST_FORMATS:
+            raise HistoryError(f"--format {fmt!r}: choose md, html or json")
+        now = datetime.now(UTC)
+        try:
+            start = period_start(since, now)
+        except ValueError as exc:
+            raise HistoryError(f"--since {exc}") from None
+        found = digests.build_digest(repo, start, now, sites or None)
+    render = {"md": digests.to_markdown, "html": digests.to_html, "json": digests.to_json}[fmt]
+    sys.stdout.write(render(found))
+
+
 @app.command()
 def report(
     out_dir: Annotated[
@@ -320,6 +409,10 @@ def report(
         ),
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Render every snapshot page again, not only new ones.")] = False,
+    when_phrase: Annotated[
+        str | None,
+        typer.Option("--when", metavar="PHRASE", help="Mark in each page's history where PHRASE came in or went."),
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Write a static HTML site of every change (timeline, diffs, page histories) and Atom feeds.
@@ -333,7 +426,9 @@ def report(
         web_url = cfg.web_url if cfg else None
         base_url = base_url or (cfg.report_base_url if cfg else None)  # (the daemon's report is served there)
         sites = cfg.sites if cfg else []  # (their watches get feeds)
-        result = build_report(repo, out_dir, web_url=web_url, base_url=base_url, full=full, site_configs=sites)
+        result = build_report(
+            repo, out_dir, web_url=web_url, base_url=base_url, full=full, site_configs=sites, when=when_phrase
+        )
     out.print(
         f"{result.sites} site(s), {result.snapshots} snapshot(s), {result.rendered} new page(s) in {out_dir}; "
         f"open {out_dir / 'index.html'}",

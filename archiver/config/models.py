@@ -10,6 +10,7 @@ import difflib
 import posixpath
 import re
 from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -17,7 +18,7 @@ from cssselect import GenericTranslator, SelectorError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from archiver.errors import ConfigError
-from archiver.schedules import check_schedule, parse_duration
+from archiver.schedules import check_schedule, parse_duration, period_start
 from archiver.shards import Shard
 
 DEFAULT_CONTENT = ["[role=main]", "article", "main", "#content", ".content", "body"]
@@ -330,6 +331,31 @@ class Site(_Frozen):
         return DEFAULT_STRIP + [s for s in self.strip if s not in DEFAULT_STRIP]
 
 
+class DigestSchedule(_Frozen):
+    """``digest:``: the daemon sends ``archiver digest`` on a schedule to Apprise targets."""
+
+    schedule: str  # cron or every <n><s|m|h|d>, as a site's schedule
+    since: str = "7d"  # the period each digest covers: 24h, 7d, 2w (or a date)
+    notify: list[str] = Field(default_factory=list)  # Apprise URLs; default: the config's notify
+    when_empty: Literal["skip", "send"] = "skip"  # a period with no change: no message, or one that says so
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        return check_schedule(v)
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _since_date(cls, v: object) -> object:
+        return v.isoformat() if isinstance(v, date) else v  # (YAML reads 2026-06-01 as a date)
+
+    @field_validator("since")
+    @classmethod
+    def _since(cls, v: str) -> str:
+        period_start(v, datetime.now(UTC))  # (ValueError: the message says what to write)
+        return v.strip()
+
+
 class Config(_Frozen):
     """The whole ``sites.yaml``."""
 
@@ -343,6 +369,7 @@ class Config(_Frozen):
     web_url: str | None = None  # commit link template for feeds/reports, e.g. https://git.example/c/{sha}
     report: str | None = None  # archiver daemon keeps `archiver report` here (relative: to this file's folder)
     report_base_url: str | None = None  # where that report is served (the report's --base-url)
+    digest: DigestSchedule | None = None  # the daemon's scheduled digest of every site's changes
 
     @field_validator("sites")
     @classmethod

@@ -39,6 +39,7 @@ from archiver.config import Config, load_config
 from archiver.daemon.reporting import ReportKeeper, ReportTarget, report_target
 from archiver.errors import ArchiverError, ConfigError, StoreError
 from archiver.models import PageStatus, PushResult, SiteReport
+from archiver.run.notify import send_digest
 from archiver.run.publish import archive_sites
 from archiver.schedules import first_run, make_trigger
 from archiver.shards import Shard
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 # misfire_grace_time=None: a run that is late (the machine slept) still happens, and coalesce
 # makes the runs missed meanwhile one run
+DIGEST_JOB = "(digest)"  # no site can be named so (SITE_NAME)
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 
 
@@ -99,6 +101,7 @@ class Daemon:
         self._meta = layout.site_meta(repo_path)
         self._mtime: int | None = None
         self._schedules: dict[str, tuple[str, float]] = {}
+        self._digest_schedule: str | None = None
         self._config_lock = threading.RLock()
         self._stop = threading.Event()  # set from signal handlers: the main thread never waits on it
         self._reload_wanted = False
@@ -235,8 +238,43 @@ class Daemon:
                 replace_existing=True,
             )
         self._schedules = wanted
+        self._apply_digest(config)
         self.config = config
         self._mtime = mtime
+
+    def _apply_digest(self, config: Config) -> None:
+        """The digest job (``digest:``): added, rescheduled or removed as the config says."""
+        schedule = config.digest.schedule if config.digest else None
+        if schedule == self._digest_schedule:
+            return
+        if self._digest_schedule is not None:
+            self._scheduler.remove_job(DIGEST_JOB)
+        if schedule is not None:
+            self._scheduler.add_job(
+                self._digest_job, make_trigger(schedule), id=DIGEST_JOB, name="digest", replace_existing=True
+            )
+        self._digest_schedule = schedule
+
+    def _digest_job(self) -> None:
+        """Send the digest (on the one worker thread, so never while a site runs); never raises."""
+        with self._busy:
+            if self._stop.is_set():
+                return
+            with self._config_lock:
+                config = self.config
+            if config is None:
+                return
+            try:
+                delivery = send_digest(config, self.repo_path, datetime.now(UTC))
+            except Exception:  # a bug must cost one digest, never the daemon
+                logger.exception("digest: crashed")
+                return
+            if delivery is not None:
+                logger.log(
+                    logging.INFO if delivery.ok else logging.WARNING,
+                    "digest: %s",
+                    "sent" if delivery.ok else f"not sent: {delivery.error}",
+                )
 
     # --- one run ------------------------------------------------------------------------------
 
@@ -295,6 +333,8 @@ class Daemon:
         """Record each site's next run for ``archiver status`` (atomically; a failure is only logged)."""
         sites = {}
         for job in self._scheduler.get_jobs():
+            if job.id not in self._schedules:  # (the digest job: not a site)
+                continue
             when = getattr(job, "next_run_time", None)
             schedule = self._schedules.get(job.id, ("?", 0.0))[0]
             sites[job.id] = {"schedule": schedule, "next_run": when.astimezone(UTC).isoformat() if when else None}

@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 
 from archiver import __version__
-from archiver.archive import apichanges, history, layout, scope
+from archiver.archive import apichanges, history, layout, scope, search
 from archiver.archive.patch import FileDiff, changed_sections, parse_patch, source_url
 from archiver.config import SITE_NAME, Site
 from archiver.files import write_atomic
@@ -100,10 +100,12 @@ def build_report(
     base_url: str | None = None,
     full: bool = False,
     site_configs: Sequence[Site] = (),
+    when: str | None = None,
 ) -> ReportResult:
     """Write (or update) the changes site for every site in the archive at ``repo_path`` into ``out``
     (one repository for every site, or one per site: :mod:`archiver.archive.layout`);
-    ``site_configs`` (the config's sites) gives each site's watches a feed."""
+    ``site_configs`` (the config's sites) gives each site's watches a feed. ``when``: a phrase (as
+    ``archiver when`` takes it) marked in each page's history where it came in or went."""
     configured = {s.name: s for s in site_configs}
     repos = {name: path for name, path in layout.site_repos(repo_path).items() if SITE_NAME.match(name)}
     sites = list(repos)
@@ -127,6 +129,8 @@ def build_report(
             web_url,
             {sha: found for sha, m in messages.items() if (found := apichanges.parse(m))},
             tuple(w.name for w in configured[site].watch) if site in configured else (),
+            when,
+            _marks(where, site, when) if when is not None else {},
         )
         parsed: dict[str, list[FileDiff]] = {}
         new = _snapshot_pages(where, out / site, data, full, parsed)
@@ -163,6 +167,12 @@ def build_report(
         ),
     )
     return ReportResult(out, len(sites), total, rendered)
+
+
+def _marks(repo_path: Path, site: str, phrase: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """Where ``phrase`` came into or went from each page of ``site``: (sha, path) -> (change, line)."""
+    found, _ = search.when(repo_path, phrase, [site])
+    return {(a.sha, f"{site}/{a.page}"): (a.change, a.line) for a in found}
 
 
 def _watch_cache(path: Path, key: list[object]) -> dict[str, list[str] | None]:

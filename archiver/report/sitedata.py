@@ -79,6 +79,8 @@ class SiteData:
     web_url: str | None = None  # a template such as https://git.example/commit/{sha}
     api: dict[str, list[SpecSummary]] = field(default_factory=dict)  # sha -> its API changes, per spec
     watches: tuple[str, ...] = ()  # the names of the site's watches (each has a feed: watch_feed_file)
+    phrase: str | None = None  # archiver report --when: the phrase whose comings and goings are marked
+    marks: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (sha, path) -> (added|removed, line)
 
     def versions(self) -> dict[str, list[Version]]:
         """Every page that ever existed → its versions, newest first."""

@@ -185,6 +185,10 @@ def _version_item(data: SiteData, path: str, v: Version) -> str:
     note = data.note(snap.sha, path)
     word = "moved" if note and note.kind == "moved" else STATUS_WORD.get(f.status, f.status)
     parts = [f'<p class="head">{esc(when(snap.date))} <span class="kind">{esc(word)}</span> {stat_html(f)}</p>']
+    mark = data.marks.get((snap.sha, path))
+    if mark and data.phrase:
+        went = "came in here" if mark[0] == "added" else "went here" if mark[0] == "removed" else "changed here"
+        parts.append(f'<p class="when"><strong>“{esc(data.phrase)}” {went}</strong>: <code>{esc(mark[1])}</code></p>')
     if f.status == "D":
         why = data.reason(snap.sha, path)
         parts.append(f"<p>Removed{': ' + reason_html(why, note.reason if note else '') if why else ''}.</p>")
@@ -204,6 +208,9 @@ def history_page(data: SiteData, path: str, versions: list[Version]) -> str:
     """A page's versions, newest first: when, what changed (sections), a link to the page as it was."""
     newest = versions[0]
     facts = [_url(data.source(path)), count(len(versions), "version"), f"since {esc(day(versions[-1].snap.date))}"]
+    came = [v for v in versions if data.marks.get((v.snap.sha, path), ("",))[0] == "added"]
+    if came and data.phrase:
+        facts.append(f"“{esc(data.phrase)}” first came in {esc(day(came[-1].snap.date))}")
     if newest.stat.status == "D":
         why = data.reason(newest.snap.sha, path)
         facts.append(f"removed {esc(day(newest.snap.date))}" + (f" ({esc(why)})" if why else ""))

@@ -22,16 +22,18 @@ import logging
 import threading
 import warnings
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from archiver.archive import history, scope
+from archiver.archive import history, layout, scope
 from archiver.archive.patch import parse_patch
 from archiver.archive.repo import ArchiveRepo
 from archiver.archive.state import SiteState, StateStore
 from archiver.config import Config, Site, Watch
 from archiver.errors import ArchiverError
 from archiver.models import RunReport
+from archiver.schedules import period_start
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +45,8 @@ LOCK_WAIT = 30.0  # seconds to wait for the repository lock to record which aler
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One notification. ``kind`` is ``changes`` (a digest) or ``failures`` (page alerts)."""
+    """One notification. ``kind`` is ``changes`` (a snapshot's digest), ``failures`` (page alerts)
+    or ``digest`` (the scheduled digest of every site, ``site`` then being ``digest``)."""
 
     site: str
     kind: str
@@ -236,6 +239,37 @@ def _record_alerts(repo: ArchiveRepo, site: str, failing: list[str], recovered: 
             store.save(site, state)
     except ArchiverError as exc:
         logger.warning("%s: could not record the alerts sent (they may be sent again): %s", site, exc)
+
+
+DIGEST_PAGES = 25  # pages listed per site in a scheduled digest (the rest: archiver digest SITE)
+
+
+def send_digest(config: Config, root: Path, now: datetime, *, timeout: float = DEFAULT_TIMEOUT) -> Delivery | None:
+    """The scheduled digest (``digest:``) of every site of ``config`` in the archive at ``root``, for
+    the period ending ``now``, sent to ``digest.notify`` (else the config's ``notify``). None when
+    nothing was sent: no ``digest:`` or no target, or an empty period with ``when_empty: skip``.
+    Never raises: a failure is logged and returned."""
+    from archiver.report import digest as digests
+
+    plan = config.digest
+    if plan is None:
+        return None
+    urls = plan.notify or config.notify
+    if not urls:
+        logger.warning("digest: no notification target (digest.notify or notify)")
+        return None
+    try:
+        there = set(layout.site_repos(root))
+        names = [s.name for s in config.sites if s.name in there]
+        found = digests.build_digest(root, period_start(plan.since, now), now, names)
+    except (ArchiverError, ValueError) as exc:
+        logger.warning("digest: not sent: %s", exc)
+        return Delivery("digest", "digest", False, str(exc))
+    if found.empty and plan.when_empty == "skip":
+        logger.info("digest: no changes since %s, none sent (when_empty: skip)", found.since)
+        return None
+    message = Message("digest", "digest", digests.title(found), digests.to_markdown(found, DIGEST_PAGES))
+    return send(urls, message, timeout)
 
 
 def notify_run(
