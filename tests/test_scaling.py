@@ -10,8 +10,12 @@ import subprocess
 from pathlib import Path
 
 import yaml
+from helpers import V1_PAGES, FaultServer, make_config, make_site
 
+from archiver.archive.repo import ArchiveRepo
+from archiver.archive.state import BodyStore
 from archiver.config import parse_config
+from archiver.run.pipeline import run
 from archiver.shards import parse_shard
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
@@ -74,3 +78,22 @@ def test_the_systemd_template_units_give_each_instance_its_own_shard_and_archive
     shards = [parse_shard(_option(argv, "--shard").replace("%i", str(k))) for k in range(1, count + 1)]
     repos = {_option(argv, "--repo").replace("%i", str(k)) for k in range(1, count + 1)}
     assert [s.index for s in shards] == list(range(1, count + 1)) and len(repos) == count
+
+
+def test_raw_bodies_are_kept_for_the_archived_pages_only(docs_server: FaultServer, tmp_path: Path) -> None:
+    """The kept raw bodies are bounded by the pages archived now: a removed page's body goes, and so
+    does any body no page of the state accounts for (left by an older version, or a crash)."""
+    archive = ArchiveRepo.open_or_init(tmp_path / "archive-repo")
+    site = make_site(docs_server.url, V1_PAGES, source="html")
+    run(make_config(site), archive, workers=1)
+    bodies = BodyStore(archive.bodies_dir("docs"))
+    kept = {p.name for p in bodies.folder.iterdir()}
+    assert len(kept) == len(V1_PAGES)
+    (bodies.folder / "0123456789abcdef01234567.gz").write_bytes(b"orphan")
+    (bodies.folder / "0123456789abcdef01234567.new").write_bytes(b"crash leftover")
+
+    smaller = make_site(docs_server.url, V1_PAGES[1:], source="html", remove_after=1)
+    run(make_config(smaller), archive, workers=1)
+
+    assert {p.name for p in bodies.folder.iterdir()} == kept - {bodies.path(docs_server.url + V1_PAGES[0]).name}
+    assert bodies.get(docs_server.url + V1_PAGES[1]) is not None

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -295,6 +295,26 @@ class BodyStore:
             return gzip.decompress(self.path(url).read_bytes())
         except (OSError, EOFError):
             return None
+
+    def keep_only(self, urls: Iterable[str]) -> int:
+        """Remove the bodies of every URL not in ``urls`` (the site's pages, after a run): what is
+        kept is bounded by the pages archived now, not by every page the site ever had. Returns how
+        many files went."""
+        keep = {self.path(url).stem for url in urls}
+        gone = 0
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError:
+            return 0
+        for entry in entries:
+            stem, _, suffix = entry.name.partition(".")
+            if suffix in ("gz", "new") and stem not in keep:
+                try:
+                    os.unlink(entry.path)
+                    gone += 1
+                except OSError as exc:
+                    logger.warning("cannot remove the raw body %s: %s", entry.path, exc)
+        return gone
 
     def has(self, url: str) -> bool:
         return self.path(url).is_file()

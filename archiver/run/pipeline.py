@@ -277,6 +277,8 @@ def _run_site(site: Site, repo: ArchiveRepo, report: SiteReport, workers: int, p
         _commit_switches(site, repo, work, report, progress)
         report.notes += watch_notes(site, repo.site_dir(site.name), work.pages)
         state.pages = work.pages
+        # the raw bodies of pages gone from the site go too: what is kept stays one body per page
+        BodyStore(repo.bodies_dir(site.name)).keep_only(state.pages)
         state.strays = work.stray_runs
         state.chrome = after
         rest = touched - work.converted  # then the pages it did not convert, as a rules change
