@@ -264,19 +264,7 @@ class Fetcher:
                 raise FetchError(f"{url}: redirected to a non-http(s) URL {target}")
         else:
             raise FetchError(f"{url}: too many redirects (more than {self.max_redirects})")
-        if h.get("cf-mitigated", "").lower() == "challenge":
-            raise FetchError(f"{url}: answered with a bot challenge (cf-mitigated: challenge), not the page")
-        page = FetchedPage(
-            url,
-            target,
-            resp.status,
-            h.get("Content-Type", ""),
-            body if resp.status == 200 else b"",
-            h.get("ETag"),
-            h.get("Last-Modified"),
-            h.get("Vary", ""),
-        )
-        return page, retry_after_seconds(h.get("Retry-After"))
+        return _answer(url, target, resp.status, h, body)
 
     async def _read_direct(
         self, url: str, h: httpx.Headers, chunks: AsyncIterator[bytes], decoder: Any | None
@@ -311,20 +299,7 @@ class Fetcher:
             # read every body, even a 304's or a 404's: a connection left with unread bytes can't be
             # reused, and a new connection per request would halve the no-change run's speed
             body = await self._read_capped(url, resp)
-            h = resp.headers
-            if h.get("cf-mitigated", "").lower() == "challenge":
-                raise FetchError(f"{url}: answered with a bot challenge (cf-mitigated: challenge), not the page")
-            page = FetchedPage(
-                url,
-                final_url,
-                resp.status_code,
-                h.get("Content-Type", ""),
-                body if resp.status_code == 200 else b"",
-                h.get("ETag"),
-                h.get("Last-Modified"),
-                h.get("Vary", ""),
-            )
-            return page, retry_after_seconds(h.get("Retry-After"))
+            return _answer(url, final_url, resp.status_code, resp.headers, body)
 
     async def _read_capped(self, url: str, resp: httpx.Response) -> bytes:
         declared = resp.headers.get("Content-Length")
@@ -352,6 +327,24 @@ _REASONS = (
     ("timed out", "connection timed out"),
     ("certificate", "TLS certificate not trusted"),
 )
+
+
+def _answer(url: str, final_url: str, status: int, h: httpx.Headers, body: bytes) -> tuple[FetchedPage, float | None]:
+    """The page a response makes (body kept only for a 200) and its Retry-After, whichever path it
+    took; FetchError for a bot challenge in the page's place."""
+    if h.get("cf-mitigated", "").lower() == "challenge":
+        raise FetchError(f"{url}: answered with a bot challenge (cf-mitigated: challenge), not the page")
+    page = FetchedPage(
+        url,
+        final_url,
+        status,
+        h.get("Content-Type", ""),
+        body if status == 200 else b"",
+        h.get("ETag"),
+        h.get("Last-Modified"),
+        h.get("Vary", ""),
+    )
+    return page, retry_after_seconds(h.get("Retry-After"))
 
 
 _UNSAFE = frozenset(' "<>\\^`{|}')
