@@ -97,3 +97,30 @@ def test_raw_bodies_are_kept_for_the_archived_pages_only(docs_server: FaultServe
 
     assert {p.name for p in bodies.folder.iterdir()} == kept - {bodies.path(docs_server.url + V1_PAGES[0]).name}
     assert bodies.get(docs_server.url + V1_PAGES[1]) is not None
+
+
+def test_a_run_packs_the_repository_at_its_end_not_behind_its_back(docs_server: FaultServer, tmp_path: Path) -> None:
+    """Commits start no automatic maintenance (git would run it detached, beside the next run);
+    the run packs once after its last commit, in the foreground, when gc --auto says it is time."""
+    archive = ArchiveRepo.open_or_init(tmp_path / "archive-repo")
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for n in range(2000):  # enough loose objects for gc --auto's estimate (it samples objects/17/)
+        (loose / f"{n}.txt").write_text(f"object {n}\n")
+    paths = "\n".join(str(p) for p in loose.iterdir())
+    subprocess.run(
+        ["git", "-C", str(archive.path), "hash-object", "-w", "--stdin-paths"],
+        input=paths,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(["git", "-C", str(archive.path), "config", "gc.auto", "100"], check=True)
+
+    run(make_config(make_site(docs_server.url, V1_PAGES, source="html")), archive, workers=1)
+
+    out = subprocess.run(["git", "-C", str(archive.path), "count-objects", "-v"], capture_output=True, text=True)
+    counts = dict(line.split(": ", 1) for line in out.stdout.splitlines())
+    # packed by the time run() returned: the run's own objects (the 2,000 unreachable blobs stay loose
+    # until gc's prune expiry, as git keeps young unreachable objects)
+    assert int(counts["packs"]) >= 1 and int(counts["count"]) <= 2000

@@ -412,4 +412,9 @@ def run(
                 failed = SiteReport(site.name, error=str(exc))
                 reports.append(failed)
                 (progress or NullProgress()).site_finished(failed)
+        if any(r.commit or r.rules_commit for r in reports):
+            try:
+                repo.maintain()  # (under the lock, after the last commit: see ArchiveRepo.maintain)
+            except ArchiverError as exc:  # a repository that cannot be packed is still a good one
+                logger.warning("git gc --auto failed: %s", exc)
     return RunReport(reports)
